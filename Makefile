@@ -1,0 +1,35 @@
+# billrun — the two commands a newcomer needs are `make demo` and `make test`.
+# Builds share one release target directory outside the clone, so tests reuse the
+# binary's build and CI keeps it between runs.
+CARGO_TARGET_DIR ?= $(HOME)/.cache/billrun/target
+export CARGO_TARGET_DIR
+BIN := $(CARGO_TARGET_DIR)/release/billrun
+GEN := $(CARGO_TARGET_DIR)/release/gen-usage
+BENCH_ROWS ?= 2000000
+
+.PHONY: build demo test lint bench clean
+
+build:
+	cargo build --release --locked --bins
+
+## Price the bundled sample with the embedded catalog; reports land in out/demo.
+demo: build
+	$(BIN) run fixtures/usage --out out/demo --format csv --line-items
+	@echo
+	@column -s, -t < out/demo/summary.csv 2>/dev/null || cat out/demo/summary.csv
+
+## Unit, integration and property tests (release profile: shares the build).
+test:
+	cargo test --release --locked
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --release --locked --all-targets -- -D warnings
+	@! grep -rnE '\bf(32|64)\b' src || (echo "binary floats in src/: money and quantities must stay exact"; exit 1)
+
+## Rows/s and peak RSS on BENCH_ROWS generated rows (see docs/benchmarks.md).
+bench: build
+	bash benches/run.sh $(BENCH_ROWS)
+
+clean:
+	rm -rf out

@@ -1,0 +1,207 @@
+//! Reading a catalog CSV into validated rows; every problem is reported as `file:line`.
+
+use super::terms::{ImageQuality, Mode, Tier, UsageType};
+use super::{CatalogRow, Window};
+use crate::pricing::money::Money;
+use crate::resolve::Scope;
+use crate::time::parse_instant;
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+use std::str::FromStr;
+
+/// The catalog's columns, in the order `billrun prices` prints them.
+pub const COLUMNS: [&str; 15] = [
+    "model_id",
+    "region",
+    "mode",
+    "usage_type",
+    "price",
+    "per",
+    "currency",
+    "scope",
+    "service_tier",
+    "commitment",
+    "image_quality",
+    "image_max_pixels",
+    "effective_from",
+    "effective_to",
+    "source",
+];
+const REQUIRED: [&str; 6] = ["model_id", "region", "mode", "usage_type", "price", "per"];
+
+/// Parses catalog text: the rows that are valid, and every problem found, each
+/// `name:line: ...` (a header problem leaves no rows).
+pub fn parse_rows(name: &str, text: &str) -> (Vec<CatalogRow>, Vec<String>) {
+    match parse_checked(name, text) {
+        Ok(parsed) => parsed,
+        Err(problems) => (Vec::new(), problems),
+    }
+}
+
+fn parse_checked(name: &str, text: &str) -> Result<(Vec<CatalogRow>, Vec<String>), Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| vec![format!("{name}: unreadable header: {e}")])?;
+    let index = column_index(name, header)?;
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(record) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                let field = |c: &str| {
+                    index
+                        .get(c)
+                        .and_then(|&i| record.get(i))
+                        .unwrap_or("")
+                        .trim()
+                };
+                let raw: Vec<String> = COLUMNS.iter().map(|c| field(c).to_string()).collect();
+                match parse_row(line, raw) {
+                    Ok(row) => rows.push(row),
+                    Err(msg) => problems.push(format!("{name}:{line}: {msg}")),
+                }
+            }
+            Err(e) => problems.push(format!("{name}: {e}")),
+        }
+    }
+    Ok((rows, problems))
+}
+
+fn column_index(
+    name: &str,
+    header: &csv::StringRecord,
+) -> Result<HashMap<String, usize>, Vec<String>> {
+    let index: HashMap<String, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim().to_string(), i))
+        .collect();
+    let missing: Vec<_> = REQUIRED
+        .iter()
+        .filter(|c| !index.contains_key(**c))
+        .collect();
+    if missing.is_empty() {
+        return Ok(index);
+    }
+    let found = header.iter().collect::<Vec<_>>().join(", ");
+    Err(missing
+        .iter()
+        .map(|c| format!("{name}:1: missing required column \"{c}\" (found: {found})"))
+        .collect())
+}
+
+fn parse_row(line: usize, raw: Vec<String>) -> Result<CatalogRow, String> {
+    let f = |i: usize| raw[i].as_str();
+    let usage_type = UsageType::parse(f(3)).ok_or_else(|| {
+        format!(
+            "unknown usage_type \"{}\" (expected one of: {})",
+            f(3),
+            UsageType::expected()
+        )
+    })?;
+    let mode = Mode::parse(f(2)).ok_or_else(|| {
+        format!(
+            "unknown mode \"{}\" (expected one of: {})",
+            f(2),
+            Mode::expected()
+        )
+    })?;
+    let price = Decimal::from_str(f(4))
+        .ok()
+        .filter(|p| !p.is_sign_negative() && !f(4).contains(['e', 'E']))
+        .ok_or_else(|| {
+            format!(
+                "price \"{}\" is not a non-negative decimal (use '.', no exponent)",
+                f(4)
+            )
+        })?;
+    let per: u64 = f(5)
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("per \"{}\" is not a positive integer", f(5)))?;
+    let unit_price = Money::unit_price(price, per).ok_or_else(|| {
+        format!("price {price} per {per} needs more than 12 decimal places per unit")
+    })?;
+    let image_max_pixels = optional(
+        f(11),
+        |s| s.parse::<u64>().ok().filter(|p| *p > 0),
+        "image_max_pixels",
+    )?;
+    let image_quality = optional(f(10), ImageQuality::parse, "image_quality")?;
+    if usage_type != UsageType::Images && (image_quality.is_some() || image_max_pixels.is_some()) {
+        return Err(format!(
+            "image_quality and image_max_pixels apply only to usage_type images, not {usage_type}"
+        ));
+    }
+    if !f(9).is_empty() {
+        return Err(format!(
+            "commitment \"{}\" applies only to capacity usage types, not {usage_type}",
+            f(9)
+        ));
+    }
+    let window = Window {
+        from: optional(f(12), parse_instant, "effective_from")?,
+        to: optional(f(13), parse_instant, "effective_to")?,
+    };
+    if let (Some(from), Some(to)) = (window.from, window.to) {
+        if to <= from {
+            return Err(format!(
+                "effective_to {} is not after effective_from {}",
+                f(13),
+                f(12)
+            ));
+        }
+    }
+    Ok(CatalogRow {
+        line,
+        model_id: wildcard(f(0), "model_id")?,
+        region: wildcard(f(1), "region")?,
+        mode,
+        usage_type,
+        unit_price,
+        currency: if f(6).is_empty() {
+            "USD".to_string()
+        } else {
+            f(6).to_string()
+        },
+        scope: optional(f(7), Scope::parse, "scope")?,
+        tier: Tier::parse_or_standard(f(8)).ok_or_else(|| {
+            format!(
+                "unknown service_tier \"{}\" (expected one of: {})",
+                f(8),
+                Tier::expected()
+            )
+        })?,
+        image_quality,
+        image_max_pixels,
+        window,
+        raw,
+    })
+}
+
+/// `*` is any; empty is a mistake here (say `*` to mean any).
+fn wildcard(value: &str, column: &str) -> Result<Option<String>, String> {
+    match value {
+        "*" => Ok(None),
+        "" => Err(format!("{column} is empty (use * for any)")),
+        v => Ok(Some(v.to_string())),
+    }
+}
+
+fn optional<T>(
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    column: &str,
+) -> Result<Option<T>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    parse(value)
+        .map(Some)
+        .ok_or_else(|| format!("{column} \"{value}\" is not valid"))
+}

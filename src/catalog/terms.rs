@@ -1,0 +1,84 @@
+//! The catalog's vocabulary: usage types, modes, service tiers, image qualities.
+
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+
+            /// The accepted spellings, for error messages.
+            pub fn expected() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// A billable meter. New meters (capacity, customization) are new variants.
+    UsageType {
+        InputTokens => "input_tokens",
+        OutputTokens => "output_tokens",
+        CacheReadTokens => "cache_read_tokens",
+        CacheWriteTokens => "cache_write_tokens",
+        Images => "images",
+    }
+}
+
+vocabulary! {
+    /// How a request was submitted.
+    Mode { OnDemand => "on_demand", Batch => "batch" }
+}
+
+vocabulary! {
+    /// Bedrock service tier (latency-optimized inference is priced like a tier).
+    Tier {
+        Standard => "standard",
+        Priority => "priority",
+        Flex => "flex",
+        LatencyOptimized => "latency_optimized",
+    }
+}
+
+vocabulary! {
+    /// Image generation quality.
+    ImageQuality { Standard => "standard", Premium => "premium" }
+}
+
+impl Tier {
+    /// Usage and catalog spelling: empty and Bedrock's `default` mean standard.
+    pub fn parse_or_standard(s: &str) -> Option<Tier> {
+        match s {
+            "" | "default" => Some(Tier::Standard),
+            other => Tier::parse(other),
+        }
+    }
+}
+
+impl Mode {
+    /// Usage spelling: empty means on-demand.
+    pub fn parse_or_on_demand(s: &str) -> Option<Mode> {
+        if s.is_empty() {
+            Some(Mode::OnDemand)
+        } else {
+            Mode::parse(s)
+        }
+    }
+}

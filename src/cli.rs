@@ -1,0 +1,81 @@
+//! Command-line definitions (clap); validation lives in `config`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Exact cost reports from Amazon Bedrock usage.
+///
+/// Exit codes: 0 every row priced; 1 reports written but some rows rejected (see
+/// rejects.*); 2 fatal error (usage, unreadable input or catalog, unwritable output),
+/// no reports written.
+#[derive(Debug, Parser)]
+#[command(name = "billrun", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Price usage files and write reports to --out.
+    Run(RunArgs),
+    /// Print the price catalog, or validate one with --check.
+    Prices(PricesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Usage files or directories (.csv, .csv.gz, .parquet); directories are read recursively.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output directory; replaced as a whole, and only when the run succeeds.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Price catalog CSV [default: the embedded list-price catalog].
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Parquet)]
+    pub format: FormatArg,
+
+    /// Summary keys, comma-separated: model_id, mode, region, scope, service_tier,
+    /// account_id, principal, day, month, tag:<key>.
+    #[arg(long, value_name = "KEYS", default_value = "model_id,mode,region")]
+    pub group_by: String,
+
+    /// Also write line_items.<format>: one row per priced meter.
+    #[arg(long)]
+    pub line_items: bool,
+
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// No progress bar and no closing summary line.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Rows per batch read from a file (memory vs. overhead).
+    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    pub batch_rows: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct PricesArgs {
+    /// Catalog to print [default: the embedded list-price catalog].
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub prices: Option<PathBuf>,
+
+    /// Validate this catalog and report every problem as file:line; exit 1 if any.
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Parquet,
+    Csv,
+}

@@ -1,0 +1,94 @@
+//! Raw arguments → a validated `RunConfig` (group keys parsed, catalog loaded,
+//! thread pools sized).
+
+use crate::catalog::PriceCatalog;
+use crate::cli::{FormatArg, RunArgs};
+use crate::error::{Error, Result};
+use crate::pricing::group::GroupKey;
+use crate::report::sink::Format;
+use crate::run::RunConfig;
+use std::path::Path;
+
+pub fn run_config(args: RunArgs) -> Result<RunConfig> {
+    let group_by = parse_group_by(&args.group_by)?;
+    let threads = match args.threads {
+        Some(0) => return Err(Error::Usage("--threads must be at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    if args.batch_rows == 0 {
+        return Err(Error::Usage("--batch-rows must be at least 1".into()));
+    }
+    size_thread_pools(threads)?;
+    Ok(RunConfig {
+        inputs: args.inputs,
+        out: args.out,
+        format: match args.format {
+            FormatArg::Parquet => Format::Parquet,
+            FormatArg::Csv => Format::Csv,
+        },
+        group_by,
+        line_items: args.line_items,
+        threads,
+        quiet: args.quiet,
+        catalog: load_catalog(args.prices.as_deref())?,
+        batch_rows: args.batch_rows,
+    })
+}
+
+/// The catalog in `path`, or the embedded one.
+pub fn load_catalog(path: Option<&Path>) -> Result<PriceCatalog> {
+    match path {
+        Some(p) => PriceCatalog::from_file(p),
+        None => PriceCatalog::embedded(),
+    }
+    .map_err(Error::Catalog)
+}
+
+fn parse_group_by(text: &str) -> Result<Vec<GroupKey>> {
+    let mut keys = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let key = GroupKey::parse(part).ok_or_else(|| Error::Usage(format!(
+            "--group-by: unknown key \"{part}\" (expected model_id, mode, region, scope, service_tier, account_id, principal, day, month or tag:<key>)"
+        )))?;
+        if keys.contains(&key) {
+            return Err(Error::Usage(format!(
+                "--group-by: \"{part}\" is given twice"
+            )));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Sizes rayon's pool and polars' pool before either starts.
+fn size_thread_pools(threads: usize) -> Result<()> {
+    // SAFETY: called from `main`'s thread before any other thread exists (polars
+    // reads this variable once, when its pool is first used).
+    unsafe { std::env::set_var("POLARS_MAX_THREADS", threads.to_string()) };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| Error::Usage(format!("--threads {threads}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_by_keeps_order_and_rejects_unknown_or_repeated() {
+        let keys = parse_group_by("region, tag:team,day").unwrap();
+        assert_eq!(
+            keys,
+            vec![
+                GroupKey::Region,
+                GroupKey::Tag("team".into()),
+                GroupKey::Day
+            ]
+        );
+        assert!(parse_group_by("region,colour").is_err());
+        assert!(parse_group_by("region,region").is_err());
+        assert_eq!(parse_group_by("").unwrap(), vec![]);
+    }
+}

@@ -1,0 +1,106 @@
+//! billrun: exact cost reports from Amazon Bedrock usage.
+//!
+//! The pipeline reads like the modules: `ingest` finds and reads usage files as
+//! columnar batches, `resolve` maps model ids and inference profiles to a base model
+//! and scope, `catalog` holds the effective-dated prices, `pricing` rates rows
+//! exactly, `report` writes the summary, line items, rejects and manifest. `run` ties
+//! them together; `execute` maps an outcome to the documented exit codes.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod pricing;
+pub mod progress;
+pub mod report;
+pub mod resolve;
+pub mod run;
+pub mod time;
+
+use cli::{Cli, Command, PricesArgs};
+use error::Error;
+
+/// Exit code: every row priced.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: reports written, some rows rejected (or `prices --check` found problems).
+pub const EXIT_REJECTS: i32 = 1;
+/// Exit code: fatal error, nothing written.
+pub const EXIT_FATAL: i32 = 2;
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn execute(cli: Cli) -> i32 {
+    let outcome = match cli.command {
+        Command::Run(args) => {
+            let quiet = args.quiet;
+            config::run_config(args)
+                .and_then(|cfg| run::run(&cfg).map(|r| (r, cfg.out)))
+                .map(|(report, out)| {
+                    if !quiet {
+                        eprintln!("{}", closing_line(&report, &out));
+                    }
+                    if report.rows.rejected > 0 {
+                        EXIT_REJECTS
+                    } else {
+                        EXIT_OK
+                    }
+                })
+        }
+        Command::Prices(args) => prices(args),
+    };
+    outcome.unwrap_or_else(|e| {
+        eprintln!("billrun: error: {e}");
+        EXIT_FATAL
+    })
+}
+
+fn closing_line(report: &run::RunReport, out: &std::path::Path) -> String {
+    let r = report.rows;
+    let totals: Vec<String> = report
+        .totals
+        .iter()
+        .map(|(c, m)| format!("{c} {m}"))
+        .collect();
+    let totals = if totals.is_empty() {
+        "0".to_string()
+    } else {
+        totals.join(", ")
+    };
+    format!(
+        "billrun: {} rows read: {} priced, {} rejected, {} duplicate; total {totals} -> {}",
+        r.read,
+        r.priced,
+        r.rejected,
+        r.duplicate,
+        out.display()
+    )
+}
+
+fn prices(args: PricesArgs) -> Result<i32, Error> {
+    if let Some(path) = args.check {
+        if !path.is_file() {
+            return Err(Error::input(&path, "no such file"));
+        }
+        return Ok(match catalog::PriceCatalog::from_file(&path) {
+            Ok(c) => {
+                println!("{}: ok, {} prices", path.display(), c.rows.len());
+                EXIT_OK
+            }
+            Err(problems) => {
+                problems.iter().for_each(|p| eprintln!("{p}"));
+                EXIT_REJECTS
+            }
+        });
+    }
+    let catalog = config::load_catalog(args.prices.as_deref())?;
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(std::io::stdout().lock());
+    let io = |e: csv::Error| Error::output("stdout", e);
+    out.write_record(catalog::COLUMNS).map_err(io)?;
+    for row in &catalog.rows {
+        out.write_record(&row.raw).map_err(io)?;
+    }
+    out.flush().map_err(|e| Error::output("stdout", e))?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,7 @@
+//! Rating usage rows against the catalog, exactly.
+
+pub mod group;
+pub mod money;
+pub mod rate;
+pub mod reasons;
+pub mod rows;

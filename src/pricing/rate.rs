@@ -1,0 +1,497 @@
+//! The rating kernel: a slice of usage rows → exact quantities per (group, catalog
+//! row), rejects with reasons, and optionally one line item per priced meter.
+//!
+//! Quantities are summed per catalog row before any multiplication (pricing is
+//! linear), so a summary needs one multiplication per group and price, not per row.
+
+use super::group::{GroupKey, Groups, Interner};
+use super::money::Money;
+use super::reasons::Reason;
+use super::rows::{BadInstant, UsageColumns};
+use crate::catalog::terms::{ImageQuality, Mode, Tier, UsageType};
+use crate::catalog::{PriceCatalog, Query};
+use crate::resolve::{Scope, Unresolved, resolve_model_id};
+use crate::time::{MICROS_PER_DAY, format_day, format_instant, format_month};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// What rating needs besides the rows.
+pub struct RateContext<'a> {
+    pub catalog: &'a PriceCatalog,
+    pub group_by: &'a [GroupKey],
+    pub line_items: bool,
+}
+
+/// Summed usage of one (group, catalog row).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub quantity: u128,
+    /// Rows that contributed.
+    pub records: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, other: Tally) {
+        self.quantity += other.quantity;
+        self.records += other.records;
+    }
+}
+
+/// A row that could not be priced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    pub source: Arc<str>,
+    pub row: i64,
+    pub request_id: Option<String>,
+    pub reason: Reason,
+    pub message: String,
+}
+
+/// One priced meter of one usage row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineItem {
+    pub source: Arc<str>,
+    pub row: i64,
+    pub request_id: Option<String>,
+    pub timestamp: i64,
+    pub account_id: Option<String>,
+    pub principal: Option<String>,
+    pub model_id: String,
+    pub requested_model_id: String,
+    pub scope: Scope,
+    pub region: String,
+    pub mode: Mode,
+    pub service_tier: Tier,
+    pub usage_type: UsageType,
+    pub quantity: u64,
+    pub unit_price: Money,
+    pub cost: Money,
+    pub currency: String,
+    pub catalog_line: usize,
+    pub tags: Option<String>,
+}
+
+/// The outcome of rating a slice.
+#[derive(Default)]
+pub struct Rated {
+    pub tallies: HashMap<(Vec<String>, usize), Tally>,
+    pub rejects: Vec<Reject>,
+    pub line_items: Vec<LineItem>,
+    pub priced: u64,
+}
+
+type Failure = (Reason, String);
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct PriceKey {
+    model: u32,
+    region: u32,
+    scope: Scope,
+    mode: Mode,
+    tier: Tier,
+    usage: UsageType,
+    epoch: usize,
+    image: Option<(ImageQuality, u64)>,
+}
+
+/// A row that passed validation, ready to be priced.
+struct Valid<'r> {
+    at: i64,
+    region: &'r str,
+    mode: Mode,
+    tier: Tier,
+    quantities: [u64; 5],
+    image: Option<(ImageQuality, u64)>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+/// Rates rows `range` of `cols`, skipping those marked duplicate.
+pub fn rate_slice(
+    ctx: &RateContext,
+    cols: &UsageColumns,
+    duplicate: &[bool],
+    range: Range<usize>,
+    source: &Arc<str>,
+) -> Rated {
+    let mut rater = SliceRater::new(ctx);
+    for i in range {
+        if duplicate[i] {
+            continue;
+        }
+        match rater.rate_row(cols, i, source) {
+            Ok(()) => rater.out.priced += 1,
+            Err((reason, message)) => rater.out.rejects.push(Reject {
+                source: source.clone(),
+                row: cols.row[i].unwrap_or(0),
+                request_id: cols.request_id[i].map(str::to_string),
+                reason,
+                message,
+            }),
+        }
+    }
+    rater.finish()
+}
+
+struct SliceRater<'c> {
+    ctx: &'c RateContext<'c>,
+    models: Interner,
+    regions: Interner,
+    resolved: HashMap<String, Result<(u32, Scope), Failure>>,
+    prices: HashMap<PriceKey, Option<usize>>,
+    groups: Groups,
+    day_codes: Vec<HashMap<i64, u32>>,
+    scratch: Vec<u32>,
+    tallies: HashMap<(u32, usize), Tally>,
+    out: Rated,
+}
+
+impl<'c> SliceRater<'c> {
+    fn new(ctx: &'c RateContext<'c>) -> SliceRater<'c> {
+        let dims = ctx.group_by.len();
+        SliceRater {
+            ctx,
+            models: Interner::default(),
+            regions: Interner::default(),
+            resolved: HashMap::new(),
+            prices: HashMap::new(),
+            groups: Groups::new(dims),
+            day_codes: vec![HashMap::new(); dims],
+            scratch: Vec::with_capacity(dims),
+            tallies: HashMap::new(),
+            out: Rated::default(),
+        }
+    }
+
+    fn rate_row(
+        &mut self,
+        cols: &UsageColumns,
+        i: usize,
+        source: &Arc<str>,
+    ) -> Result<(), Failure> {
+        let row = validate(cols, i, self.ctx.group_by)?;
+        let raw_model = cols.model_id[i]
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or((Reason::MissingValue, "model_id is empty".to_string()))?;
+        let (model, scope) = self.resolve(raw_model)?;
+        let mut priced = [None; 5];
+        for (m, usage) in UsageType::ALL.iter().enumerate() {
+            if row.quantities[m] > 0 {
+                priced[m] = Some(self.price(model, scope, *usage, &row)?);
+            }
+        }
+        let mut costs = [Money::ZERO; 5];
+        for m in 0..5 {
+            if let Some(p) = priced[m] {
+                costs[m] = self.ctx.catalog.rows[p]
+                    .unit_price
+                    .times(u128::from(row.quantities[m]))
+                    .ok_or((
+                        Reason::Overflow,
+                        format!("cost of {} overflows DECIMAL(38, 12)", UsageType::ALL[m]),
+                    ))?;
+            }
+        }
+        let group = self.group_id(cols, i, model, scope, &row);
+        for m in 0..5 {
+            if let Some(p) = priced[m] {
+                let t = self.tallies.entry((group, p)).or_default();
+                t.add(Tally {
+                    quantity: u128::from(row.quantities[m]),
+                    records: 1,
+                });
+                if self.ctx.line_items {
+                    let item = self.line_item(cols, i, source, model, scope, &row, m, p, costs[m]);
+                    self.out.line_items.push(item);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve(&mut self, raw: &str) -> Result<(u32, Scope), Failure> {
+        if let Some(r) = self.resolved.get(raw) {
+            return r.clone();
+        }
+        let r = match resolve_model_id(raw) {
+            Ok(m) if self.ctx.catalog.knows_model(&m.model_id) => {
+                Ok((self.models.code(&m.model_id), m.scope))
+            }
+            Ok(m) => Err((
+                Reason::UnknownModel,
+                format!(
+                    "model \"{}\" (from \"{raw}\") is not in the price catalog",
+                    m.model_id
+                ),
+            )),
+            Err(Unresolved::ApplicationProfile) => Err((
+                Reason::UnknownModel,
+                format!(
+                    "\"{raw}\" is an application inference profile: its model is unknown without a mapping"
+                ),
+            )),
+            Err(Unresolved::UnsupportedArn) => Err((
+                Reason::UnknownModel,
+                format!(
+                    "\"{raw}\" is an ARN that does not name a foundation model or inference profile"
+                ),
+            )),
+            Err(Unresolved::Empty) => Err((Reason::MissingValue, "model_id is empty".to_string())),
+        };
+        self.resolved.insert(raw.to_string(), r.clone());
+        r
+    }
+
+    fn price(
+        &mut self,
+        model: u32,
+        scope: Scope,
+        usage: UsageType,
+        row: &Valid,
+    ) -> Result<usize, Failure> {
+        let catalog = self.ctx.catalog;
+        let image = if usage == UsageType::Images {
+            row.image
+        } else {
+            None
+        };
+        let key = PriceKey {
+            model,
+            region: self.regions.code(row.region),
+            scope,
+            mode: row.mode,
+            tier: row.tier,
+            usage,
+            epoch: catalog.epoch(row.at),
+            image,
+        };
+        let model_id = self.models.value(model);
+        let found = *self.prices.entry(key).or_insert_with(|| {
+            catalog.find(&Query {
+                model_id,
+                region: row.region,
+                scope,
+                mode: row.mode,
+                tier: row.tier,
+                usage_type: usage,
+                at: row.at,
+                image,
+            })
+        });
+        found.ok_or_else(|| (Reason::NoPrice, format!(
+            "no price for {usage} of {model_id} (mode {}, tier {}, region {}, scope {scope}{}) at {}",
+            row.mode, row.tier, row.region,
+            image.map_or(String::new(), |(q, px)| format!(", {q} image of {px} pixels")),
+            format_instant(row.at))))
+    }
+
+    fn group_id(
+        &mut self,
+        cols: &UsageColumns,
+        i: usize,
+        model: u32,
+        scope: Scope,
+        row: &Valid,
+    ) -> u32 {
+        self.scratch.clear();
+        for (d, key) in self.ctx.group_by.iter().enumerate() {
+            let day = row.at.div_euclid(MICROS_PER_DAY);
+            let code = match key {
+                GroupKey::Day | GroupKey::Month => {
+                    let (codes, dim) = (&mut self.day_codes[d], self.groups.dim(d));
+                    *codes.entry(day).or_insert_with(|| {
+                        dim.code(&if *key == GroupKey::Day {
+                            format_day(row.at)
+                        } else {
+                            format_month(row.at)
+                        })
+                    })
+                }
+                GroupKey::ModelId => {
+                    let v = self.models.value(model).to_string();
+                    self.groups.dim(d).code(&v)
+                }
+                GroupKey::Mode => self.groups.dim(d).code(row.mode.as_str()),
+                GroupKey::Region => self.groups.dim(d).code(row.region),
+                GroupKey::Scope => self.groups.dim(d).code(scope.as_str()),
+                GroupKey::ServiceTier => self.groups.dim(d).code(row.tier.as_str()),
+                GroupKey::AccountId => self.groups.dim(d).code(text(&cols.account_id, i)),
+                GroupKey::Principal => self.groups.dim(d).code(text(&cols.principal, i)),
+                GroupKey::Tag(k) => {
+                    let v = row
+                        .tags
+                        .as_ref()
+                        .and_then(|t| t.get(k))
+                        .map_or("", String::as_str);
+                    self.groups.dim(d).code(v)
+                }
+            };
+            self.scratch.push(code);
+        }
+        self.groups.id(&self.scratch)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn line_item(
+        &self,
+        cols: &UsageColumns,
+        i: usize,
+        source: &Arc<str>,
+        model: u32,
+        scope: Scope,
+        row: &Valid,
+        m: usize,
+        p: usize,
+        cost: Money,
+    ) -> LineItem {
+        let price = &self.ctx.catalog.rows[p];
+        let owned = |v: &[Option<&str>]| {
+            v[i].map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        LineItem {
+            source: source.clone(),
+            row: cols.row[i].unwrap_or(0),
+            request_id: owned(&cols.request_id),
+            timestamp: row.at,
+            account_id: owned(&cols.account_id),
+            principal: owned(&cols.principal),
+            model_id: self.models.value(model).to_string(),
+            requested_model_id: text(&cols.model_id, i).to_string(),
+            scope,
+            region: row.region.to_string(),
+            mode: row.mode,
+            service_tier: row.tier,
+            usage_type: UsageType::ALL[m],
+            quantity: row.quantities[m],
+            unit_price: price.unit_price,
+            cost,
+            currency: price.currency.clone(),
+            catalog_line: price.line,
+            tags: owned(&cols.tags),
+        }
+    }
+
+    fn finish(mut self) -> Rated {
+        for ((group, price), tally) in self.tallies {
+            self.out
+                .tallies
+                .insert((self.groups.values(group), price), tally);
+        }
+        self.out
+    }
+}
+
+fn text<'r>(v: &[Option<&'r str>], i: usize) -> &'r str {
+    v[i].map_or("", str::trim)
+}
+
+/// Checks everything about a row that does not need the catalog.
+fn validate<'r>(
+    cols: &UsageColumns<'r>,
+    i: usize,
+    group_by: &[GroupKey],
+) -> Result<Valid<'r>, Failure> {
+    let at = cols.timestamp.get(i).map_err(|e| match e {
+        BadInstant::Missing => (Reason::MissingValue, "timestamp is empty".to_string()),
+        BadInstant::Unparsable(s) => (
+            Reason::BadTimestamp,
+            format!("timestamp \"{s}\" is not RFC 3339"),
+        ),
+    })?;
+    let region = Some(text(&cols.region, i))
+        .filter(|s| !s.is_empty())
+        .ok_or((Reason::MissingValue, "region is empty".to_string()))?;
+    let mode_text = text(&cols.mode, i);
+    let mode = Mode::parse_or_on_demand(mode_text).ok_or_else(|| {
+        (
+            Reason::BadMode,
+            format!("mode \"{mode_text}\" is not one of: {}", Mode::expected()),
+        )
+    })?;
+    let tier_text = text(&cols.service_tier, i);
+    let tier = Tier::parse_or_standard(tier_text).ok_or_else(|| {
+        (
+            Reason::BadServiceTier,
+            format!(
+                "service_tier \"{tier_text}\" is not one of: {}",
+                Tier::expected()
+            ),
+        )
+    })?;
+    let mut quantities = [0u64; 5];
+    for (m, usage) in UsageType::ALL.iter().enumerate() {
+        quantities[m] = cols.meters[m].get(i).map_err(|v| {
+            (
+                Reason::BadQuantity,
+                format!("{usage} \"{v}\" is not a non-negative integer"),
+            )
+        })?;
+    }
+    let image = if quantities[4] > 0 {
+        Some(image_spec(cols, i, quantities[4])?)
+    } else {
+        None
+    };
+    let tags = parse_tags(text(&cols.tags, i), group_by)?;
+    Ok(Valid {
+        at,
+        region,
+        mode,
+        tier,
+        quantities,
+        image,
+        tags,
+    })
+}
+
+fn image_spec(cols: &UsageColumns, i: usize, images: u64) -> Result<(ImageQuality, u64), Failure> {
+    let bad = |what: String| (Reason::BadImage, format!("images = {images} but {what}"));
+    let width = cols
+        .image_width
+        .get(i)
+        .map_err(|v| bad(format!("image_width \"{v}\" is not a positive integer")))?;
+    let height = cols
+        .image_height
+        .get(i)
+        .map_err(|v| bad(format!("image_height \"{v}\" is not a positive integer")))?;
+    if width == 0 || height == 0 {
+        return Err(bad("image_width and image_height are required".to_string()));
+    }
+    let q = text(&cols.image_quality, i);
+    let quality = ImageQuality::parse(q).ok_or_else(|| {
+        bad(format!(
+            "image_quality \"{q}\" is not one of: {}",
+            ImageQuality::expected()
+        ))
+    })?;
+    let pixels = width
+        .checked_mul(height)
+        .ok_or_else(|| bad("width × height overflows".to_string()))?;
+    Ok((quality, pixels))
+}
+
+/// Tags must be a JSON object of strings; parsed only as far as grouping needs.
+fn parse_tags(
+    raw: &str,
+    group_by: &[GroupKey],
+) -> Result<Option<BTreeMap<String, String>>, Failure> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let tags: BTreeMap<String, String> = serde_json::from_str(raw).map_err(|e| {
+        (
+            Reason::BadTags,
+            format!("tags is not a JSON object of strings: {e}"),
+        )
+    })?;
+    Ok(group_by
+        .iter()
+        .any(|k| matches!(k, GroupKey::Tag(_)))
+        .then_some(tags))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,326 @@
+use super::*;
+use crate::pricing::rows::{Counts, Instants};
+use crate::report::summarize;
+use proptest::prelude::*;
+
+/// A usage row as text, in canonical column order.
+#[derive(Clone, Debug)]
+struct Row {
+    ts: &'static str,
+    region: &'static str,
+    model: &'static str,
+    mode: &'static str,
+    tier: &'static str,
+    request_id: String,
+    meters: [&'static str; 5],
+    size: (&'static str, &'static str, &'static str),
+    tags: &'static str,
+}
+
+fn row(model: &'static str, input: &'static str, output: &'static str) -> Row {
+    Row {
+        ts: "2025-11-01T00:00:00Z",
+        region: "us-east-1",
+        model,
+        mode: "",
+        tier: "",
+        request_id: String::new(),
+        meters: [input, output, "", "", ""],
+        size: ("", "", ""),
+        tags: "",
+    }
+}
+
+fn some(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn columns(rows: &[Row]) -> UsageColumns<'_> {
+    let text = |f: &dyn Fn(&Row) -> &str| rows.iter().map(|r| some(f(r))).collect::<Vec<_>>();
+    let meter = |m: usize| Counts::Text(rows.iter().map(|r| some(r.meters[m])).collect());
+    UsageColumns {
+        len: rows.len(),
+        row: (1..=rows.len() as i64).map(Some).collect(),
+        timestamp: Instants::Text(text(&|r| r.ts)),
+        region: text(&|r| r.region),
+        model_id: text(&|r| r.model),
+        mode: text(&|r| r.mode),
+        service_tier: text(&|r| r.tier),
+        request_id: text(&|r| r.request_id.as_str()),
+        account_id: vec![None; rows.len()],
+        principal: vec![None; rows.len()],
+        image_quality: text(&|r| r.size.2),
+        tags: text(&|r| r.tags),
+        meters: [meter(0), meter(1), meter(2), meter(3), meter(4)],
+        image_width: Counts::Text(text(&|r| r.size.0)),
+        image_height: Counts::Text(text(&|r| r.size.1)),
+    }
+}
+
+fn rate(rows: &[Row], range: Range<usize>) -> Rated {
+    let catalog = PriceCatalog::embedded().unwrap();
+    let group_by = [
+        GroupKey::ModelId,
+        GroupKey::Tag("team".into()),
+        GroupKey::Day,
+    ];
+    let ctx = RateContext {
+        catalog: &catalog,
+        group_by: &group_by,
+        line_items: true,
+    };
+    let cols = columns(rows);
+    rate_slice(
+        &ctx,
+        &cols,
+        &vec![false; rows.len()],
+        range,
+        &Arc::from("t.csv"),
+    )
+}
+
+fn only_reject(r: Row) -> (Reason, String) {
+    let rated = rate(std::slice::from_ref(&r), 0..1);
+    assert_eq!(rated.priced, 0, "{r:?} was priced");
+    (rated.rejects[0].reason, rated.rejects[0].message.clone())
+}
+
+const SONNET: &str = "us.anthropic.claude-3-5-sonnet-20241022-v2:0";
+
+#[test]
+fn cache_meters_are_priced_separately_and_exactly() {
+    let mut r = row(SONNET, "1000", "500");
+    r.meters[2] = "2000";
+    r.meters[3] = "400";
+    let rated = rate(&[r], 0..1);
+    let costs: Vec<String> = rated
+        .line_items
+        .iter()
+        .map(|l| format!("{} {}", l.usage_type, l.cost))
+        .collect();
+    assert_eq!(
+        costs,
+        [
+            "input_tokens 0.003000000000",
+            "output_tokens 0.007500000000",
+            "cache_read_tokens 0.000600000000",
+            "cache_write_tokens 0.001500000000",
+        ]
+    );
+    assert!(
+        rated
+            .line_items
+            .iter()
+            .all(|l| l.scope == Scope::Geo && l.model_id == &SONNET[3..])
+    );
+}
+
+#[test]
+fn every_reject_reason_has_its_row() {
+    let cases: Vec<(Row, Reason, &str)> = vec![
+        (
+            Row {
+                ts: "",
+                ..row(SONNET, "1", "1")
+            },
+            Reason::MissingValue,
+            "timestamp is empty",
+        ),
+        (
+            Row {
+                region: "",
+                ..row(SONNET, "1", "1")
+            },
+            Reason::MissingValue,
+            "region is empty",
+        ),
+        (row("", "1", "1"), Reason::MissingValue, "model_id is empty"),
+        (
+            Row {
+                ts: "yesterday",
+                ..row(SONNET, "1", "1")
+            },
+            Reason::BadTimestamp,
+            "not RFC 3339",
+        ),
+        (
+            row(SONNET, "-5", "1"),
+            Reason::BadQuantity,
+            "input_tokens \"-5\"",
+        ),
+        (
+            row(SONNET, "1", "2.5"),
+            Reason::BadQuantity,
+            "output_tokens \"2.5\"",
+        ),
+        (
+            Row {
+                mode: "later",
+                ..row(SONNET, "1", "1")
+            },
+            Reason::BadMode,
+            "mode \"later\"",
+        ),
+        (
+            Row {
+                tier: "turbo",
+                ..row(SONNET, "1", "1")
+            },
+            Reason::BadServiceTier,
+            "service_tier \"turbo\"",
+        ),
+        (
+            Row {
+                meters: ["", "", "", "", "2"],
+                ..row("amazon.titan-image-generator-v2:0", "", "")
+            },
+            Reason::BadImage,
+            "required",
+        ),
+        (
+            Row {
+                tags: "[1,2]",
+                ..row(SONNET, "1", "1")
+            },
+            Reason::BadTags,
+            "JSON object",
+        ),
+        (
+            row("acme.unknown-v1", "1", "1"),
+            Reason::UnknownModel,
+            "not in the price catalog",
+        ),
+        (
+            row(
+                "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc",
+                "1",
+                "1",
+            ),
+            Reason::UnknownModel,
+            "application inference profile",
+        ),
+        (
+            Row {
+                mode: "batch",
+                ..row("anthropic.claude-3-5-haiku-20241022-v1:0", "1", "1")
+            },
+            Reason::NoPrice,
+            "no price for input_tokens",
+        ),
+        (
+            Row {
+                region: "eu-west-1",
+                ..row(SONNET, "1", "1")
+            },
+            Reason::NoPrice,
+            "region eu-west-1",
+        ),
+    ];
+    let mut seen: Vec<Reason> = Vec::new();
+    for (r, reason, text) in cases {
+        let (got, message) = only_reject(r);
+        assert_eq!(got, reason, "{message}");
+        assert!(message.contains(text), "{message:?} lacks {text:?}");
+        seen.push(got);
+    }
+    for reason in Reason::ALL.iter().filter(|r| **r != Reason::Overflow) {
+        assert!(seen.contains(reason), "no test row for {}", reason.code());
+    }
+}
+
+#[test]
+fn a_row_with_one_unpriced_meter_is_rejected_whole() {
+    // Titan Text Embeddings V2 has no output price: the input must not be half-billed.
+    let rated = rate(&[row("amazon.titan-embed-text-v2:0", "100", "5")], 0..1);
+    assert_eq!(
+        (rated.priced, rated.rejects.len(), rated.line_items.len()),
+        (0, 1, 0)
+    );
+    assert!(rated.rejects[0].message.contains("output_tokens"));
+}
+
+#[test]
+fn zero_usage_rows_are_priced_at_nothing() {
+    let rated = rate(&[row(SONNET, "0", "")], 0..1);
+    assert_eq!((rated.priced, rated.line_items.len()), (1, 0));
+}
+
+fn arb_row() -> impl Strategy<Value = Row> {
+    let models = prop::sample::select(vec![
+        SONNET,
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "amazon.nova-pro-v1:0",
+        "amazon.titan-image-generator-v2:0",
+        "amazon.titan-embed-text-v2:0",
+        "acme.unknown",
+        "",
+    ]);
+    let counts = prop::sample::select(vec!["", "0", "1", "17", "123456789", "-3", "1.5", "x"]);
+    let pick = |v: Vec<&'static str>| prop::sample::select(v);
+    (
+        (
+            models,
+            pick(vec!["us-east-1", "us-west-2", "eu-west-1", ""]),
+            pick(vec!["", "on_demand", "batch", "later"]),
+        ),
+        (
+            pick(vec!["", "standard", "priority", "flex", "turbo"]),
+            pick(vec!["2025-11-01T10:00:00Z", "2025-11-02", "bad", ""]),
+        ),
+        prop::array::uniform5(counts),
+        (
+            pick(vec!["", "512", "1024"]),
+            pick(vec!["", "standard", "premium", "best"]),
+        ),
+        pick(vec!["", "{\"team\":\"a\"}", "{\"team\":\"b\"}", "nope"]),
+    )
+        .prop_map(
+            |((model, region, mode), (tier, ts), meters, (side, quality), tags)| Row {
+                ts,
+                region,
+                model,
+                mode,
+                tier,
+                request_id: String::new(),
+                meters,
+                size: (side, side, quality),
+                tags,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn every_row_is_priced_or_rejected(rows in prop::collection::vec(arb_row(), 0..60)) {
+        let rated = rate(&rows, 0..rows.len());
+        prop_assert_eq!(rated.priced + rated.rejects.len() as u64, rows.len() as u64);
+    }
+
+    #[test]
+    fn split_and_merged_equals_whole(rows in prop::collection::vec(arb_row(), 1..60), cut in 0usize..60) {
+        let cut = cut.min(rows.len());
+        let whole = rate(&rows, 0..rows.len());
+        let (a, b) = (rate(&rows, 0..cut), rate(&rows, cut..rows.len()));
+        let mut merged = a.tallies.clone();
+        for (k, t) in b.tallies {
+            merged.entry(k).or_default().add(t);
+        }
+        prop_assert_eq!(&merged, &whole.tallies);
+        prop_assert_eq!([a.rejects, b.rejects].concat(), whole.rejects);
+        prop_assert_eq!([a.line_items, b.line_items].concat(), whole.line_items);
+    }
+
+    #[test]
+    fn summary_total_equals_line_item_total(rows in prop::collection::vec(arb_row(), 0..60)) {
+        let catalog = PriceCatalog::embedded().unwrap();
+        let rated = rate(&rows, 0..rows.len());
+        let summary = summarize(&rated.tallies, &catalog).unwrap();
+        let from_summary = summary.values().fold(Money::ZERO, |a, c| a.checked_add(c.cost).unwrap());
+        let from_items = rated.line_items.iter().fold(Money::ZERO, |a, l| a.checked_add(l.cost).unwrap());
+        prop_assert_eq!(from_summary, from_items);
+        let records: u64 = summary.values().map(|c| c.records).sum();
+        prop_assert_eq!(records, rated.line_items.len() as u64);
+    }
+}

@@ -1,0 +1,30 @@
+//! Reject reason codes: stable strings written in `rejects.*` and the manifest.
+
+macro_rules! reasons {
+    ($($variant:ident => $text:literal),+ $(,)?) => {
+        /// Why a usage row was not priced.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Reason { $($variant),+ }
+
+        impl Reason {
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant),+];
+
+            pub fn code(self) -> &'static str {
+                match self { $(Reason::$variant => $text),+ }
+            }
+        }
+    };
+}
+
+reasons! {
+    MissingValue => "missing_value",
+    BadTimestamp => "bad_timestamp",
+    BadQuantity => "bad_quantity",
+    BadMode => "bad_mode",
+    BadServiceTier => "bad_service_tier",
+    BadImage => "bad_image",
+    BadTags => "bad_tags",
+    UnknownModel => "unknown_model",
+    NoPrice => "no_price",
+    Overflow => "overflow",
+}

@@ -1,0 +1,43 @@
+//! The one place that builds progress bars: shown on a terminal, hidden otherwise.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::cell::Cell;
+use std::io::IsTerminal;
+
+/// Progress over the input bytes, with a running row count.
+pub struct Progress {
+    bar: ProgressBar,
+    rows: Cell<u64>,
+}
+
+impl Progress {
+    pub fn new(total_bytes: u64, quiet: bool) -> Progress {
+        let bar = if quiet || !std::io::stderr().is_terminal() {
+            ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::hidden())
+        } else {
+            ProgressBar::new(total_bytes)
+        };
+        let style = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        Progress {
+            bar,
+            rows: Cell::new(0),
+        }
+    }
+
+    pub fn add_rows(&self, rows: u64) {
+        self.rows.set(self.rows.get() + rows);
+        self.bar.set_message(format!("{} rows", self.rows.get()));
+    }
+
+    pub fn file_done(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,59 @@
+//! `manifest.json`: what was read, what became of every row, what was written.
+//! The only report that holds wall-clock times.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, Serialize)]
+pub struct Manifest {
+    pub billrun_version: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub catalog: CatalogInfo,
+    pub options: Options,
+    pub inputs: Vec<InputInfo>,
+    pub skipped_files: Vec<String>,
+    pub rows: RowCounts,
+    pub rejects_by_reason: BTreeMap<String, u64>,
+    /// Exact total cost by currency, as a plain decimal string.
+    pub totals: BTreeMap<String, String>,
+    pub files: Vec<FileInfo>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CatalogInfo {
+    pub source: String,
+    pub sha256: String,
+    pub rows: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Options {
+    pub format: String,
+    pub group_by: Vec<String>,
+    pub line_items: bool,
+    pub threads: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct InputInfo {
+    pub path: String,
+    pub kind: String,
+    pub bytes: u64,
+    pub rows: u64,
+}
+
+/// `read = priced + rejected + duplicate`, always.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RowCounts {
+    pub read: u64,
+    pub priced: u64,
+    pub rejected: u64,
+    pub duplicate: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct FileInfo {
+    pub name: String,
+    pub rows: u64,
+}

@@ -1,0 +1,186 @@
+//! The reports: summary, line items, rejects and the manifest.
+//!
+//! Schemas are fixed and documented in `docs/reports.md`; money is DECIMAL(38, 12)
+//! in Parquet and a plain decimal string in CSV.
+
+pub mod manifest;
+pub mod sink;
+pub mod table;
+
+use crate::catalog::PriceCatalog;
+use crate::catalog::terms::UsageType;
+use crate::pricing::money::Money;
+use crate::pricing::rate::{LineItem, Reject, Tally};
+use std::collections::{BTreeMap, HashMap};
+use table::{Kind, Schema, Table, Values};
+
+/// One summary row's measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SummaryCell {
+    pub quantity: u128,
+    pub cost: Money,
+    pub records: u64,
+}
+
+/// Summary rows keyed (and so sorted) by group values, usage type, currency.
+pub type Summary = BTreeMap<(Vec<String>, UsageType, String), SummaryCell>;
+
+/// Folds per-(group, catalog row) tallies into summary rows: one multiplication per
+/// tally. `None` if a sum overflows DECIMAL(38, 12).
+pub fn summarize(
+    tallies: &HashMap<(Vec<String>, usize), Tally>,
+    catalog: &PriceCatalog,
+) -> Option<Summary> {
+    let mut summary = Summary::new();
+    for ((group, price), tally) in tallies {
+        let row = &catalog.rows[*price];
+        let cell = summary
+            .entry((group.clone(), row.usage_type, row.currency.clone()))
+            .or_default();
+        cell.quantity += tally.quantity;
+        cell.records += tally.records;
+        cell.cost = cell
+            .cost
+            .checked_add(row.unit_price.times(tally.quantity)?)?;
+    }
+    Some(summary)
+}
+
+pub fn summary_schema(group_columns: &[String]) -> Schema {
+    let mut schema: Schema = group_columns
+        .iter()
+        .map(|c| (c.clone(), Kind::Text))
+        .collect();
+    schema.extend([
+        ("usage_type".to_string(), Kind::Text),
+        ("quantity".to_string(), Kind::Int),
+        ("cost".to_string(), Kind::Money),
+        ("currency".to_string(), Kind::Text),
+        ("records".to_string(), Kind::Int),
+    ]);
+    schema
+}
+
+pub fn summary_table(group_columns: &[String], summary: &Summary) -> Table {
+    let mut keys: Vec<Vec<Option<String>>> = vec![Vec::new(); group_columns.len()];
+    let (mut usage, mut qty, mut cost, mut cur, mut recs) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for ((group, usage_type, currency), cell) in summary {
+        for (k, v) in keys.iter_mut().zip(group) {
+            k.push(Some(v.clone()));
+        }
+        usage.push(Some(usage_type.to_string()));
+        qty.push(Some(i64::try_from(cell.quantity).unwrap_or(i64::MAX)));
+        cost.push(cell.cost);
+        cur.push(Some(currency.clone()));
+        recs.push(Some(cell.records as i64));
+    }
+    let mut columns: Vec<Values> = keys.into_iter().map(Values::Text).collect();
+    columns.extend([
+        Values::Text(usage),
+        Values::Int(qty),
+        Values::Money(cost),
+        Values::Text(cur),
+        Values::Int(recs),
+    ]);
+    Table {
+        names: summary_schema(group_columns)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect(),
+        columns,
+    }
+}
+
+pub fn line_item_schema() -> Schema {
+    use Kind::*;
+    [
+        ("source", Text),
+        ("row", Int),
+        ("request_id", Text),
+        ("timestamp", Instant),
+        ("account_id", Text),
+        ("principal", Text),
+        ("model_id", Text),
+        ("requested_model_id", Text),
+        ("scope", Text),
+        ("region", Text),
+        ("mode", Text),
+        ("service_tier", Text),
+        ("usage_type", Text),
+        ("quantity", Int),
+        ("unit_price", Money),
+        ("cost", Money),
+        ("currency", Text),
+        ("catalog_line", Int),
+        ("tags", Text),
+    ]
+    .into_iter()
+    .map(|(n, k)| (n.to_string(), k))
+    .collect()
+}
+
+pub fn line_item_table(items: &[LineItem]) -> Table {
+    let text =
+        |f: &dyn Fn(&LineItem) -> Option<String>| Values::Text(items.iter().map(f).collect());
+    let int =
+        |f: &dyn Fn(&LineItem) -> i64| Values::Int(items.iter().map(|i| Some(f(i))).collect());
+    let columns = vec![
+        text(&|i| Some(i.source.to_string())),
+        int(&|i| i.row),
+        text(&|i| i.request_id.clone()),
+        Values::Instant(items.iter().map(|i| i.timestamp).collect()),
+        text(&|i| i.account_id.clone()),
+        text(&|i| i.principal.clone()),
+        text(&|i| Some(i.model_id.clone())),
+        text(&|i| Some(i.requested_model_id.clone())),
+        text(&|i| Some(i.scope.to_string())),
+        text(&|i| Some(i.region.clone())),
+        text(&|i| Some(i.mode.to_string())),
+        text(&|i| Some(i.service_tier.to_string())),
+        text(&|i| Some(i.usage_type.to_string())),
+        int(&|i| i.quantity as i64),
+        Values::Money(items.iter().map(|i| i.unit_price).collect()),
+        Values::Money(items.iter().map(|i| i.cost).collect()),
+        text(&|i| Some(i.currency.clone())),
+        int(&|i| i.catalog_line as i64),
+        text(&|i| i.tags.clone()),
+    ];
+    Table {
+        names: line_item_schema().into_iter().map(|(n, _)| n).collect(),
+        columns,
+    }
+}
+
+pub fn reject_schema() -> Schema {
+    use Kind::*;
+    [
+        ("source", Text),
+        ("row", Int),
+        ("request_id", Text),
+        ("reason", Text),
+        ("message", Text),
+    ]
+    .into_iter()
+    .map(|(n, k)| (n.to_string(), k))
+    .collect()
+}
+
+pub fn reject_table(rejects: &[Reject]) -> Table {
+    let columns = vec![
+        Values::Text(rejects.iter().map(|r| Some(r.source.to_string())).collect()),
+        Values::Int(rejects.iter().map(|r| Some(r.row)).collect()),
+        Values::Text(rejects.iter().map(|r| r.request_id.clone()).collect()),
+        Values::Text(
+            rejects
+                .iter()
+                .map(|r| Some(r.reason.code().to_string()))
+                .collect(),
+        ),
+        Values::Text(rejects.iter().map(|r| Some(r.message.clone())).collect()),
+    ];
+    Table {
+        names: reject_schema().into_iter().map(|(n, _)| n).collect(),
+        columns,
+    }
+}

@@ -1,0 +1,147 @@
+//! A small typed table: what every report is before a sink writes it.
+
+use crate::pricing::money::{Money, PRECISION, SCALE};
+use crate::time::format_instant;
+use polars::prelude::*;
+
+/// The value types reports use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Int,
+    /// DECIMAL(38, 12).
+    Money,
+    /// UTC instant, microseconds.
+    Instant,
+}
+
+/// A column's values.
+#[derive(Clone, Debug)]
+pub enum Values {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Money(Vec<Money>),
+    Instant(Vec<i64>),
+}
+
+impl Values {
+    pub fn empty(kind: Kind) -> Values {
+        match kind {
+            Kind::Text => Values::Text(Vec::new()),
+            Kind::Int => Values::Int(Vec::new()),
+            Kind::Money => Values::Money(Vec::new()),
+            Kind::Instant => Values::Instant(Vec::new()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Text(v) => v.len(),
+            Values::Int(v) => v.len(),
+            Values::Money(v) => v.len(),
+            Values::Instant(v) => v.len(),
+        }
+    }
+
+    /// Moves the first `n` values out.
+    fn take_front(&mut self, n: usize) -> Values {
+        match self {
+            Values::Text(v) => Values::Text(v.drain(..n).collect()),
+            Values::Int(v) => Values::Int(v.drain(..n).collect()),
+            Values::Money(v) => Values::Money(v.drain(..n).collect()),
+            Values::Instant(v) => Values::Instant(v.drain(..n).collect()),
+        }
+    }
+
+    fn append(&mut self, other: Values) {
+        match (self, other) {
+            (Values::Text(a), Values::Text(b)) => a.extend(b),
+            (Values::Int(a), Values::Int(b)) => a.extend(b),
+            (Values::Money(a), Values::Money(b)) => a.extend(b),
+            (Values::Instant(a), Values::Instant(b)) => a.extend(b),
+            _ => unreachable!("appending columns of different kinds"),
+        }
+    }
+
+    /// The value at `i` as CSV text: money as a plain decimal, instants as RFC 3339.
+    pub fn text_at(&self, i: usize) -> String {
+        match self {
+            Values::Text(v) => v[i].clone().unwrap_or_default(),
+            Values::Int(v) => v[i].map(|n| n.to_string()).unwrap_or_default(),
+            Values::Money(v) => v[i].to_string(),
+            Values::Instant(v) => format_instant(v[i]),
+        }
+    }
+
+    fn to_column(&self, name: &str) -> PolarsResult<Column> {
+        let name = PlSmallStr::from(name);
+        let series = match self {
+            Values::Text(v) => Series::new(name, v),
+            Values::Int(v) => Series::new(name, v),
+            Values::Money(v) => {
+                let unscaled: Vec<i128> = v.iter().map(|m| m.unscaled()).collect();
+                Int128Chunked::from_vec(name, unscaled)
+                    .into_decimal_unchecked(PRECISION, SCALE as usize)
+                    .into_series()
+            }
+            Values::Instant(v) => Int64Chunked::from_vec(name, v.clone())
+                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                .into_series(),
+        };
+        Ok(series.into())
+    }
+}
+
+/// Column names and kinds of a report.
+pub type Schema = Vec<(String, Kind)>;
+
+/// Rows of a report, column by column.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub names: Vec<String>,
+    pub columns: Vec<Values>,
+}
+
+impl Table {
+    pub fn new(schema: &Schema) -> Table {
+        Table {
+            names: schema.iter().map(|(n, _)| n.clone()).collect(),
+            columns: schema.iter().map(|(_, k)| Values::empty(*k)).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.columns.first().map_or(0, Values::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn take_front(&mut self, n: usize) -> Table {
+        Table {
+            names: self.names.clone(),
+            columns: self.columns.iter_mut().map(|c| c.take_front(n)).collect(),
+        }
+    }
+
+    pub fn append(&mut self, other: Table) {
+        for (a, b) in self.columns.iter_mut().zip(other.columns) {
+            a.append(b);
+        }
+    }
+
+    pub fn to_frame(&self) -> PolarsResult<DataFrame> {
+        let columns = self
+            .names
+            .iter()
+            .zip(&self.columns)
+            .map(|(n, v)| v.to_column(n))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        DataFrame::new(self.len(), columns)
+    }
+
+    pub fn polars_schema(schema: &Schema) -> PolarsResult<polars::prelude::Schema> {
+        Ok(Table::new(schema).to_frame()?.schema().as_ref().clone())
+    }
+}

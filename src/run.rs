@@ -1,0 +1,346 @@
+//! `billrun run`: inputs → rated batches → reports, written atomically.
+//!
+//! Files are read in sorted path order and batches in file order; duplicates are
+//! marked sequentially (first occurrence wins), then each batch is rated in parallel
+//! slices whose results are merged in slice order. Sums are exact integers, so the
+//! result is the same for any thread count or batch size.
+
+use crate::catalog::PriceCatalog;
+use crate::error::{Error, Result};
+use crate::ingest::{self, InputFile, table};
+use crate::pricing::group::GroupKey;
+use crate::pricing::money::Money;
+use crate::pricing::rate::{RateContext, Rated, Tally, rate_slice};
+use crate::pricing::rows::UsageColumns;
+use crate::progress::Progress;
+use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
+use crate::report::sink::{self, Format, TableSink};
+use crate::report::{self, Summary};
+use polars::prelude::DataFrame;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A validated `run` request.
+pub struct RunConfig {
+    pub inputs: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub format: Format,
+    pub group_by: Vec<GroupKey>,
+    pub line_items: bool,
+    pub threads: usize,
+    pub quiet: bool,
+    pub catalog: PriceCatalog,
+    /// Rows per batch read from a file.
+    pub batch_rows: usize,
+}
+
+/// What a finished run tells its caller.
+#[derive(Debug)]
+pub struct RunReport {
+    pub rows: RowCounts,
+    pub totals: BTreeMap<String, Money>,
+}
+
+pub fn run(cfg: &RunConfig) -> Result<RunReport> {
+    let started_at = chrono::Utc::now().to_rfc3339();
+    let (files, skipped) = ingest::discover(&cfg.inputs)?;
+    let staging = Staging::create(&cfg.out)?;
+    let mut state = RunState::open(cfg, staging.path())?;
+    let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
+    let mut inputs = Vec::new();
+    for file in &files {
+        let rows = state.read_file(file, staging.path(), &progress)?;
+        progress.file_done(file.bytes);
+        inputs.push(InputInfo {
+            path: file.path.display().to_string(),
+            kind: file.kind.as_str().into(),
+            bytes: file.bytes,
+            rows,
+        });
+    }
+    progress.finish();
+    let summary = report::summarize(&state.tallies, &cfg.catalog)
+        .ok_or_else(|| Error::output(&cfg.out, "a summary cost overflows DECIMAL(38, 12)"))?;
+    let (counts, by_reason) = (state.counts, std::mem::take(&mut state.by_reason));
+    let written = state.finish(&summary, staging.path())?;
+    let totals = totals(&summary);
+    let manifest = Manifest {
+        billrun_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at,
+        finished_at: chrono::Utc::now().to_rfc3339(),
+        catalog: crate::report::manifest::CatalogInfo {
+            source: cfg.catalog.origin.clone(),
+            sha256: cfg.catalog.sha256.clone(),
+            rows: cfg.catalog.rows.len(),
+        },
+        options: crate::report::manifest::Options {
+            format: cfg.format.extension().to_string(),
+            group_by: cfg.group_by.iter().map(GroupKey::column_name).collect(),
+            line_items: cfg.line_items,
+            threads: cfg.threads,
+        },
+        inputs,
+        skipped_files: skipped.iter().map(|p| p.display().to_string()).collect(),
+        rows: counts,
+        rejects_by_reason: by_reason.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        totals: totals
+            .iter()
+            .map(|(c, m)| (c.clone(), m.to_string()))
+            .collect(),
+        files: written,
+    };
+    write_manifest(&manifest, staging.path())?;
+    staging.commit()?;
+    Ok(RunReport {
+        rows: counts,
+        totals,
+    })
+}
+
+fn totals(summary: &Summary) -> BTreeMap<String, Money> {
+    let mut totals: BTreeMap<String, Money> = BTreeMap::new();
+    for ((_, _, currency), cell) in summary {
+        let t = totals.entry(currency.clone()).or_default();
+        *t = t.checked_add(cell.cost).unwrap_or(*t);
+    }
+    totals
+}
+
+fn write_manifest(manifest: &Manifest, dir: &Path) -> Result<()> {
+    let path = dir.join("manifest.json");
+    let text = serde_json::to_string_pretty(manifest).map_err(|e| Error::output(&path, e))?;
+    std::fs::write(&path, text + "\n").map_err(|e| Error::output(&path, e))
+}
+
+/// Everything accumulated while reading.
+struct RunState<'c> {
+    cfg: &'c RunConfig,
+    seen: HashSet<String>,
+    tallies: HashMap<(Vec<String>, usize), Tally>,
+    counts: RowCounts,
+    by_reason: BTreeMap<&'static str, u64>,
+    rejects: Box<dyn TableSink>,
+    line_items: Option<Box<dyn TableSink>>,
+}
+
+impl<'c> RunState<'c> {
+    fn open(cfg: &'c RunConfig, dir: &Path) -> Result<RunState<'c>> {
+        let rejects = sink::open(cfg.format, dir, "rejects", &report::reject_schema())?;
+        let line_items = match cfg.line_items {
+            true => Some(sink::open(
+                cfg.format,
+                dir,
+                "line_items",
+                &report::line_item_schema(),
+            )?),
+            false => None,
+        };
+        Ok(RunState {
+            cfg,
+            seen: HashSet::new(),
+            tallies: HashMap::new(),
+            counts: RowCounts::default(),
+            by_reason: BTreeMap::new(),
+            rejects,
+            line_items,
+        })
+    }
+
+    /// Reads and rates one file; returns its row count.
+    fn read_file(&mut self, file: &InputFile, scratch: &Path, progress: &Progress) -> Result<u64> {
+        let source: Arc<str> = Arc::from(file.path.display().to_string());
+        let mut rows = 0;
+        table::read_batches(file, scratch, self.cfg.batch_rows, |df| {
+            let n = self.rate_batch(&df, &source, &file.path)?;
+            rows += n;
+            progress.add_rows(n);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    fn rate_batch(&mut self, df: &DataFrame, source: &Arc<str>, path: &Path) -> Result<u64> {
+        let cols = UsageColumns::from_frame(df).map_err(|e| Error::input(path, e))?;
+        let duplicate = self.mark_duplicates(&cols);
+        let ctx = RateContext {
+            catalog: &self.cfg.catalog,
+            group_by: &self.cfg.group_by,
+            line_items: self.cfg.line_items,
+        };
+        let rated: Vec<Rated> = slices(cols.len, self.cfg.threads)
+            .into_par_iter()
+            .map(|range| rate_slice(&ctx, &cols, &duplicate, range, source))
+            .collect();
+        for part in rated {
+            self.merge(part)?;
+        }
+        self.counts.read += cols.len as u64;
+        Ok(cols.len as u64)
+    }
+
+    fn mark_duplicates(&mut self, cols: &UsageColumns) -> Vec<bool> {
+        let mut duplicate = vec![false; cols.len];
+        for (i, id) in cols.request_id.iter().enumerate() {
+            if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) {
+                if !self.seen.insert(id.to_string()) {
+                    duplicate[i] = true;
+                    self.counts.duplicate += 1;
+                }
+            }
+        }
+        duplicate
+    }
+
+    fn merge(&mut self, part: Rated) -> Result<()> {
+        self.counts.priced += part.priced;
+        self.counts.rejected += part.rejects.len() as u64;
+        for r in &part.rejects {
+            *self.by_reason.entry(r.reason.code()).or_default() += 1;
+        }
+        for (key, tally) in part.tallies {
+            self.tallies.entry(key).or_default().add(tally);
+        }
+        if !part.rejects.is_empty() {
+            self.rejects.write(report::reject_table(&part.rejects))?;
+        }
+        if let Some(sink) = self.line_items.as_mut() {
+            sink.write(report::line_item_table(&part.line_items))?;
+        }
+        Ok(())
+    }
+
+    fn finish(self, summary: &Summary, dir: &Path) -> Result<Vec<FileInfo>> {
+        let ext = self.cfg.format.extension();
+        let group_columns: Vec<String> = self
+            .cfg
+            .group_by
+            .iter()
+            .map(GroupKey::column_name)
+            .collect();
+        let mut summary_sink = sink::open(
+            self.cfg.format,
+            dir,
+            "summary",
+            &report::summary_schema(&group_columns),
+        )?;
+        summary_sink.write(report::summary_table(&group_columns, summary))?;
+        let mut files = vec![FileInfo {
+            name: format!("summary.{ext}"),
+            rows: summary_sink.finish()?,
+        }];
+        if let Some(sink) = self.line_items {
+            files.push(FileInfo {
+                name: format!("line_items.{ext}"),
+                rows: sink.finish()?,
+            });
+        }
+        files.push(FileInfo {
+            name: format!("rejects.{ext}"),
+            rows: self.rejects.finish()?,
+        });
+        files.push(FileInfo {
+            name: "manifest.json".into(),
+            rows: 0,
+        });
+        Ok(files)
+    }
+}
+
+/// Row ranges for parallel rating: a few per thread, none tiny.
+fn slices(len: usize, threads: usize) -> Vec<Range<usize>> {
+    let size = len.div_ceil(threads.max(1) * 4).max(4096);
+    (0..len)
+        .step_by(size)
+        .map(|start| start..(start + size).min(len))
+        .collect()
+}
+
+/// A directory beside `--out` that becomes `--out` only when the run succeeds.
+struct Staging {
+    tmp: PathBuf,
+    out: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    fn create(out: &Path) -> Result<Staging> {
+        if out.is_file() {
+            return Err(Error::Usage(format!(
+                "--out {} is a file; it must be a directory",
+                out.display()
+            )));
+        }
+        let name = out.file_name().ok_or_else(|| {
+            Error::Usage(format!("--out {} has no directory name", out.display()))
+        })?;
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Error::output(parent, e))?;
+        let tmp = parent.join(format!(
+            ".{}.billrun-tmp-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
+        }
+        std::fs::create_dir(&tmp).map_err(|e| Error::output(&tmp, e))?;
+        Ok(Staging {
+            tmp,
+            out: out.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Swaps the finished reports into place: `--out` is replaced as a whole.
+    fn commit(mut self) -> Result<()> {
+        let old = self.tmp.with_file_name(format!(
+            ".{}.billrun-old-{}",
+            self.out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        if self.out.exists() {
+            std::fs::rename(&self.out, &old).map_err(|e| Error::output(&self.out, e))?;
+        }
+        std::fs::rename(&self.tmp, &self.out).map_err(|e| Error::output(&self.out, e))?;
+        self.committed = true;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            std::fs::remove_dir_all(&self.tmp).ok();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slices;
+
+    #[test]
+    fn slices_cover_every_row_once() {
+        for (len, threads) in [(0, 2), (1, 1), (10_000, 2), (100_003, 8)] {
+            let s = slices(len, threads);
+            assert_eq!(s.iter().map(|r| r.len()).sum::<usize>(), len);
+            assert!(s.windows(2).all(|w| w[0].end == w[1].start));
+        }
+    }
+}

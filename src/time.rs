@@ -1,0 +1,68 @@
+//! Instants as UTC microseconds since the Unix epoch: parsing and formatting.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Parses an RFC 3339 timestamp, or a bare `YYYY-MM-DD` date (midnight UTC).
+pub fn parse_instant(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s.len() == 10 {
+        let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+        return Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
+fn to_datetime(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// RFC 3339 in UTC with `Z`; fractional seconds only when present.
+pub fn format_instant(micros: i64) -> String {
+    let t = to_datetime(micros);
+    if micros.rem_euclid(1_000_000) == 0 {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
+}
+
+/// `YYYY-MM-DD` of the UTC day holding the instant.
+pub fn format_day(micros: i64) -> String {
+    to_datetime(micros).format("%Y-%m-%d").to_string()
+}
+
+/// `YYYY-MM` of the UTC month holding the instant.
+pub fn format_month(micros: i64) -> String {
+    to_datetime(micros).format("%Y-%m").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc3339_and_dates() {
+        let a = parse_instant("2024-01-15T12:00:00Z").unwrap();
+        let b = parse_instant("2024-01-15T13:00:00+01:00").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(parse_instant("2024-01-15").unwrap() + 12 * 3_600_000_000, a);
+        assert_eq!(parse_instant("2024-13-01"), None);
+        assert_eq!(parse_instant("yesterday"), None);
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        let t = parse_instant("2025-03-11T00:38:02.5Z").unwrap();
+        assert_eq!(format_instant(t), "2025-03-11T00:38:02.500000Z");
+        assert_eq!(format_day(t), "2025-03-11");
+        assert_eq!(format_month(t), "2025-03");
+        assert_eq!(
+            format_instant(parse_instant("2025-03-11").unwrap()),
+            "2025-03-11T00:00:00Z"
+        );
+    }
+}

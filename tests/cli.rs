@@ -1,0 +1,490 @@
+//! Integration tests: the `billrun` binary on fixtures and small inline inputs.
+
+use polars::prelude::{DataType, ParquetReader, SerReader};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+type Rows = Vec<BTreeMap<String, String>>;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
+
+fn billrun(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_billrun"))
+        .args(args)
+        .output()
+        .expect("billrun runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `billrun run` with CSV reports into a fresh directory.
+fn run_csv(inputs: &[&Path], extra: &[&str]) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut args: Vec<String> = vec!["run".into()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    args.extend([
+        "--out".into(),
+        out.display().to_string(),
+        "--format".into(),
+        "csv".into(),
+        "--quiet".into(),
+    ]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = Command::new(env!("CARGO_BIN_EXE_billrun"))
+        .args(&args)
+        .output()
+        .unwrap();
+    (o, dir)
+}
+
+fn read_csv(path: &Path) -> Rows {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .map(String::from)
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("out/manifest.json")).unwrap()).unwrap()
+}
+
+/// Writes a canonical usage CSV with the given header and rows.
+fn usage_file(dir: &Path, name: &str, header: &str, rows: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    path
+}
+
+fn sum_money(values: impl Iterator<Item = String>) -> rust_decimal::Decimal {
+    values
+        .map(|v| v.parse::<rust_decimal::Decimal>().unwrap())
+        .sum()
+}
+
+#[test]
+fn sample_prices_every_row_and_reconciles() {
+    let (o, dir) = run_csv(&[&fixture("usage")], &["--line-items"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = manifest(dir.path());
+    assert_eq!(
+        m["rows"],
+        serde_json::json!({"read": 16, "priced": 15, "rejected": 0, "duplicate": 1})
+    );
+    assert_eq!(m["totals"]["USD"], "6.745134360000");
+    let summary = read_csv(&dir.path().join("out/summary.csv"));
+    let items = read_csv(&dir.path().join("out/line_items.csv"));
+    let total = sum_money(summary.iter().map(|r| r["cost"].clone()));
+    assert_eq!(total, sum_money(items.iter().map(|r| r["cost"].clone())));
+    assert_eq!(total.to_string(), "6.745134360000");
+    assert_eq!(
+        summary
+            .iter()
+            .map(|r| r["records"].parse::<usize>().unwrap())
+            .sum::<usize>(),
+        items.len()
+    );
+    assert!(read_csv(&dir.path().join("out/rejects.csv")).is_empty());
+}
+
+#[test]
+fn hand_computed_costs_per_rule() {
+    let (o, dir) = run_csv(&[&fixture("usage")], &["--line-items"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let items = read_csv(&dir.path().join("out/line_items.csv"));
+    let cost = |request: &str, usage: &str| -> String {
+        items
+            .iter()
+            .find(|r| r["request_id"] == request && r["usage_type"] == usage)
+            .unwrap_or_else(|| panic!("no line item {request} {usage}"))["cost"]
+            .clone()
+    };
+    // us. profile, cache meters each at their own price.
+    assert_eq!(cost("req-0001", "cache_read_tokens"), "0.000600000000");
+    assert_eq!(cost("req-0001", "cache_write_tokens"), "0.001500000000");
+    // Sonnet 4.5: global is cheaper than the geo profile.
+    assert_eq!(cost("req-0002", "input_tokens"), "3.000000000000");
+    assert_eq!(cost("req-0003", "input_tokens"), "3.300000000000");
+    // Nova Pro service tiers.
+    assert_eq!(cost("req-0004", "output_tokens"), "0.005600000000");
+    assert_eq!(cost("req-0005", "output_tokens"), "0.001600000000");
+    // Batch price, half of on-demand.
+    assert_eq!(cost("req-0006", "input_tokens"), "0.001100000000");
+    // Image buckets and qualities.
+    assert_eq!(cost("req-0007", "images"), "0.016000000000");
+    assert_eq!(cost("req-0008", "images"), "0.012000000000");
+    assert_eq!(cost("req-0102", "images"), "0.080000000000");
+    // A foundation-model ARN resolves like its id.
+    assert_eq!(cost("req-0103", "cache_read_tokens"), "0.000700000000");
+    let geo = items
+        .iter()
+        .find(|r| r["request_id"] == "req-0104")
+        .unwrap();
+    assert_eq!(
+        (geo["scope"].as_str(), geo["mode"].as_str()),
+        ("geo", "batch")
+    );
+}
+
+#[test]
+fn effective_dates_and_wildcard_regions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = usage_file(
+        tmp.path(),
+        "u.csv",
+        "timestamp,region,model_id,input_tokens,output_tokens",
+        &[
+            "2025-11-14T23:59:59Z,us-east-1,acme.model-v1,1000,1000",
+            "2025-11-15T00:00:00Z,eu-west-1,acme.model-v1,1000,1000",
+        ],
+    );
+    let catalog = fixture("catalogs/price-change.csv");
+    let (o, dir) = run_csv(
+        &[&input],
+        &["--line-items", "--prices", catalog.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let costs: Vec<String> = read_csv(&dir.path().join("out/line_items.csv"))
+        .iter()
+        .map(|r| format!("{} {} {}", r["row"], r["usage_type"], r["cost"]))
+        .collect();
+    assert_eq!(
+        costs,
+        [
+            "1 input_tokens 0.002000000000",
+            "1 output_tokens 0.010000000000",
+            "2 input_tokens 0.001000000000",
+            "2 output_tokens 0.012000000000",
+        ]
+    );
+}
+
+#[test]
+fn bad_rows_are_rejected_with_reasons_and_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = usage_file(
+        tmp.path(),
+        "bad.csv",
+        "timestamp,region,model_id,mode,request_id,input_tokens",
+        &[
+            "2025-11-01T00:00:00Z,us-east-1,amazon.nova-lite-v1:0,,r1,10",
+            "not-a-time,us-east-1,amazon.nova-lite-v1:0,,r2,10",
+            "2025-11-01T00:00:00Z,us-east-1,acme.unknown,,r3,10",
+            "2025-11-01T00:00:00Z,us-east-1,amazon.nova-lite-v1:0,batch,r4,10",
+            "2025-11-01T00:00:00Z,us-east-1,amazon.nova-lite-v1:0,,r5,-1",
+            "2025-11-01T00:00:00Z,us-east-1,amazon.nova-lite-v1:0,,r1,10",
+        ],
+    );
+    let (o, dir) = run_csv(&[&input], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let rejects: Vec<String> = read_csv(&dir.path().join("out/rejects.csv"))
+        .iter()
+        .map(|r| format!("{} {} {}", r["row"], r["request_id"], r["reason"]))
+        .collect();
+    assert_eq!(
+        rejects,
+        [
+            "2 r2 bad_timestamp",
+            "3 r3 unknown_model",
+            "4 r4 no_price",
+            "5 r5 bad_quantity"
+        ]
+    );
+    let m = manifest(dir.path());
+    assert_eq!(
+        m["rows"],
+        serde_json::json!({"read": 6, "priced": 1, "rejected": 4, "duplicate": 1})
+    );
+    assert_eq!(m["rejects_by_reason"]["no_price"], 1);
+}
+
+#[test]
+fn missing_required_column_is_fatal_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = usage_file(
+        tmp.path(),
+        "u.csv",
+        "timestamp,model_id,input_tokens",
+        &["2025-11-01T00:00:00Z,m,1"],
+    );
+    let (o, dir) = run_csv(&[&input], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("u.csv") && err.contains("missing required column \"region\""),
+        "{err}"
+    );
+    assert!(!dir.path().join("out").exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no staging directory is left behind"
+    );
+}
+
+#[test]
+fn a_failed_run_leaves_the_previous_reports_intact() {
+    let (o, dir) = run_csv(&[&fixture("usage")], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let before = std::fs::read(dir.path().join("out/summary.csv")).unwrap();
+    let out = dir.path().join("out");
+    let o = billrun(&[
+        "run",
+        "/nonexistent/usage.csv",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(out.join("summary.csv")).unwrap(), before);
+}
+
+#[test]
+fn ambiguous_catalog_is_reported_with_both_lines() {
+    let path = fixture("catalogs/ambiguous.csv");
+    let o = billrun(&["prices", "--check", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ambiguous.csv:3: ambiguous: lines 2 and 3"),
+        "{err}"
+    );
+    assert!(err.contains("ambiguous.csv:4: price \"0,010\""), "{err}");
+    let (o, _dir) = run_csv(&[&fixture("usage")], &["--prices", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn printed_catalog_checks_clean_and_round_trips() {
+    let o = billrun(&["prices"]);
+    assert_eq!(o.status.code(), Some(0));
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("catalog.csv");
+    std::fs::write(&path, &o.stdout).unwrap();
+    let check = billrun(&["prices", "--check", path.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let again = billrun(&["prices", "--prices", path.to_str().unwrap()]);
+    assert_eq!(again.stdout, o.stdout);
+}
+
+#[test]
+fn group_by_tags_days_and_accounts() {
+    let (o, dir) = run_csv(&[&fixture("usage")], &["--group-by", "tag:team,day"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary = read_csv(&dir.path().join("out/summary.csv"));
+    let ads: rust_decimal::Decimal = sum_money(
+        summary
+            .iter()
+            .filter(|r| r["tag:team"] == "ads")
+            .map(|r| r["cost"].clone()),
+    );
+    // req-0003 (3.3) + req-0004 (0.007) + req-0005 (0.002) on day 1, req-0103 (0.0105) on day 2.
+    assert_eq!(ads.to_string(), "3.319500000000");
+    let untagged: Vec<_> = summary
+        .iter()
+        .filter(|r| r["tag:team"].is_empty())
+        .collect();
+    assert_eq!(
+        untagged
+            .iter()
+            .map(|r| r["day"].as_str())
+            .collect::<Vec<_>>(),
+        ["2025-11-02", "2025-11-02"]
+    );
+    let keys: Vec<_> = summary
+        .iter()
+        .map(|r| (r["tag:team"].clone(), r["day"].clone()))
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] <= w[1]),
+        "summary sorted by its keys: {keys:?}"
+    );
+    let o = billrun(&[
+        "run",
+        fixture("usage").to_str().unwrap(),
+        "--out",
+        "x",
+        "--group-by",
+        "colour",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown key \"colour\""));
+}
+
+/// Runs with parquet output and returns the bytes of every report but the manifest.
+fn parquet_reports(inputs: &[&Path], extra: &[&str]) -> BTreeMap<String, Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut args: Vec<String> = vec!["run".into()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    args.extend([
+        "--out".into(),
+        out.display().to_string(),
+        "--quiet".into(),
+        "--line-items".into(),
+    ]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = Command::new(env!("CARGO_BIN_EXE_billrun"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(o.status.code().unwrap() < 2, "{}", stderr(&o));
+    std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn reports_are_byte_identical_across_reruns_threads_and_batch_sizes() {
+    let input = fixture("usage");
+    let base = parquet_reports(&[&input], &["--threads", "1"]);
+    assert_eq!(base.len(), 3);
+    assert_eq!(
+        parquet_reports(&[&input], &["--threads", "1"]),
+        base,
+        "rerun"
+    );
+    assert_eq!(
+        parquet_reports(&[&input], &["--threads", "2"]),
+        base,
+        "two threads"
+    );
+    assert_eq!(
+        parquet_reports(&[&input], &["--threads", "2", "--batch-rows", "3"]),
+        base,
+        "small batches"
+    );
+}
+
+#[test]
+fn split_input_equals_whole_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole.csv");
+    let a = std::fs::read_to_string(fixture("usage/2025-11-01.csv")).unwrap();
+    let b = std::fs::read_to_string(fixture("usage/2025-11-02.csv")).unwrap();
+    std::fs::write(&whole, format!("{a}{}", b.split_once('\n').unwrap().1)).unwrap();
+    let (o1, d1) = run_csv(&[&whole], &[]);
+    let (o2, d2) = run_csv(&[&fixture("usage")], &[]);
+    assert_eq!((o1.status.code(), o2.status.code()), (Some(0), Some(0)));
+    assert_eq!(
+        std::fs::read(d1.path().join("out/summary.csv")).unwrap(),
+        std::fs::read(d2.path().join("out/summary.csv")).unwrap()
+    );
+}
+
+#[test]
+fn parquet_money_is_decimal_38_12_and_matches_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = billrun(&[
+        "run",
+        fixture("usage").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--line-items",
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for name in ["summary.parquet", "line_items.parquet"] {
+        let df = ParquetReader::new(std::fs::File::open(out.join(name)).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(
+            df.column("cost").unwrap().dtype(),
+            &DataType::Decimal(38, 12),
+            "{name}"
+        );
+        let total = df
+            .column("cost")
+            .unwrap()
+            .as_materialized_series()
+            .decimal()
+            .unwrap()
+            .physical()
+            .sum()
+            .unwrap();
+        assert_eq!(total, 6_745_134_360_000, "{name}");
+    }
+}
+
+#[test]
+fn gzip_input_prices_like_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv_path = fixture("usage/2025-11-01.csv");
+    // A multi-member gzip: each half of the file compressed on its own, concatenated.
+    let text = std::fs::read(&csv_path).unwrap();
+    let (head, tail) = text.split_at(text.len() / 2);
+    let mut gz = Vec::new();
+    for part in [head, tail] {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut e, part).unwrap();
+        gz.extend(e.finish().unwrap());
+    }
+    let gz_path = tmp.path().join("day1.csv.gz");
+    std::fs::write(&gz_path, gz).unwrap();
+    let (o1, d1) = run_csv(&[&csv_path], &[]);
+    let (o2, d2) = run_csv(&[&gz_path], &[]);
+    assert_eq!(
+        (o1.status.code(), o2.status.code()),
+        (Some(0), Some(0)),
+        "{}",
+        stderr(&o2)
+    );
+    let summary =
+        |d: &tempfile::TempDir| std::fs::read_to_string(d.path().join("out/summary.csv")).unwrap();
+    assert_eq!(summary(&d1), summary(&d2));
+}
+
+#[test]
+fn typed_parquet_input_prices_like_text_csv() {
+    // The generator writes the same rows as Parquet (Datetime, Int64) and as CSV (text).
+    let tmp = tempfile::tempdir().unwrap();
+    for format in ["parquet", "csv"] {
+        let dir = tmp.path().join(format);
+        let generated = Command::new(env!("CARGO_BIN_EXE_gen-usage"))
+            .args(["5000", dir.to_str().unwrap(), format])
+            .output()
+            .unwrap();
+        assert!(generated.status.success(), "{}", stderr(&generated));
+    }
+    let (o1, d1) = run_csv(
+        &[&tmp.path().join("parquet/usage.parquet")],
+        &["--group-by", "model_id,mode,region,service_tier,day"],
+    );
+    let (o2, d2) = run_csv(
+        &[&tmp.path().join("csv/usage.csv")],
+        &["--group-by", "model_id,mode,region,service_tier,day"],
+    );
+    assert_eq!(
+        (o1.status.code(), o2.status.code()),
+        (Some(0), Some(0)),
+        "{}{}",
+        stderr(&o1),
+        stderr(&o2)
+    );
+    let summary =
+        |d: &tempfile::TempDir| std::fs::read_to_string(d.path().join("out/summary.csv")).unwrap();
+    assert_eq!(summary(&d1), summary(&d2));
+    assert_eq!(manifest(d1.path())["rows"]["priced"], 5000);
+}
