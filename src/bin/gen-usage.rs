@@ -102,7 +102,7 @@ fn chunk(start: u64, len: usize, month_start: i64) -> Table {
             (r >> 28) % 50
         )));
         let tokens = |shift: u32, max: u64| Some(((r >> shift) % max) as i64 + 1);
-        let with_cache = cache && !batch && (r >> 32) % 3 == 0;
+        let with_cache = cache && !batch && tier == "standard" && (r >> 32) % 3 == 0;
         int[8].push(if image { None } else { tokens(34, 4000) });
         int[9].push(if image || model.contains("embed") {
             None

@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn unit_price_divides_exactly() {
         let unit = Money::unit_price(dec("0.003"), 1000).unwrap();
-        assert_eq!(unit.unscaled(), 3_000); // 0.000003 at scale 12
+        assert_eq!(unit.unscaled(), 3_000_000); // 0.000003 at scale 12
         assert_eq!(unit.to_string(), "0.000003000000");
     }
 
