@@ -52,7 +52,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
     let mut inputs = Vec::new();
     for file in &files {
-        let rows = state.read_file(file, staging.path(), &progress)?;
+        let rows = state.read_file(file, &progress)?;
         progress.file_done(file.bytes);
         inputs.push(InputInfo {
             path: file.path.display().to_string(),
@@ -150,10 +150,10 @@ impl<'c> RunState<'c> {
     }
 
     /// Reads and rates one file; returns its row count.
-    fn read_file(&mut self, file: &InputFile, scratch: &Path, progress: &Progress) -> Result<u64> {
+    fn read_file(&mut self, file: &InputFile, progress: &Progress) -> Result<u64> {
         let source: Arc<str> = Arc::from(file.path.display().to_string());
         let mut rows = 0;
-        table::read_batches(file, scratch, self.cfg.batch_rows, |df| {
+        table::read_batches(file, self.cfg.batch_rows, |df| {
             let n = self.rate_batch(&df, &source, &file.path)?;
             rows += n;
             progress.add_rows(n);
@@ -184,11 +184,11 @@ impl<'c> RunState<'c> {
     fn mark_duplicates(&mut self, cols: &UsageColumns) -> Vec<bool> {
         let mut duplicate = vec![false; cols.len];
         for (i, id) in cols.request_id.iter().enumerate() {
-            if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) {
-                if !self.seen.insert(id.to_string()) {
-                    duplicate[i] = true;
-                    self.counts.duplicate += 1;
-                }
+            if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty())
+                && !self.seen.insert(id.to_string())
+            {
+                duplicate[i] = true;
+                self.counts.duplicate += 1;
             }
         }
         duplicate

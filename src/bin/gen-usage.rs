@@ -77,13 +77,13 @@ fn schema() -> Schema {
 
 fn chunk(start: u64, len: usize, month_start: i64) -> Table {
     let mut t = Table::new(&schema());
-    let mut text: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(len); 17];
-    let mut int: Vec<Vec<Option<i64>>> = vec![Vec::with_capacity(len); 17];
+    let mut text: Vec<Vec<Option<String>>> = (0..17).map(|_| Vec::with_capacity(len)).collect();
+    let mut int: Vec<Vec<Option<i64>>> = (0..17).map(|_| Vec::with_capacity(len)).collect();
     let mut ts = Vec::with_capacity(len);
     for row in start..start + len as u64 {
         let r = mix(row);
         let (model, cache, batch_ok, image) = MODELS[(r % 8) as usize];
-        let batch = batch_ok && (r >> 8) % 10 == 0;
+        let batch = batch_ok && (r >> 8).is_multiple_of(10);
         let tier = if model == "amazon.nova-pro-v1:0" && !batch {
             ["standard", "standard", "priority", "flex"][((r >> 12) % 4) as usize]
         } else {
@@ -102,7 +102,7 @@ fn chunk(start: u64, len: usize, month_start: i64) -> Table {
             (r >> 28) % 50
         )));
         let tokens = |shift: u32, max: u64| Some(((r >> shift) % max) as i64 + 1);
-        let with_cache = cache && !batch && tier == "standard" && (r >> 32) % 3 == 0;
+        let with_cache = cache && !batch && tier == "standard" && (r >> 32).is_multiple_of(3);
         int[8].push(if image { None } else { tokens(34, 4000) });
         int[9].push(if image || model.contains("embed") {
             None
@@ -115,12 +115,12 @@ fn chunk(start: u64, len: usize, month_start: i64) -> Table {
         } else {
             None
         });
-        let big = (r >> 54) % 2 == 0;
+        let big = (r >> 54).is_multiple_of(2);
         int[12].push(image.then_some(1 + ((r >> 55) % 3) as i64));
         int[13].push(image.then_some(if big { 1024 } else { 512 }));
         int[14].push(image.then_some(if big { 1024 } else { 512 }));
         text[15].push(image.then(|| {
-            if (r >> 58) % 2 == 0 {
+            if (r >> 58).is_multiple_of(2) {
                 "standard"
             } else {
                 "premium"

@@ -148,14 +148,14 @@ fn parse_row(line: usize, raw: Vec<String>) -> Result<CatalogRow, String> {
         from: optional(f(12), parse_instant, "effective_from")?,
         to: optional(f(13), parse_instant, "effective_to")?,
     };
-    if let (Some(from), Some(to)) = (window.from, window.to) {
-        if to <= from {
-            return Err(format!(
-                "effective_to {} is not after effective_from {}",
-                f(13),
-                f(12)
-            ));
-        }
+    if let (Some(from), Some(to)) = (window.from, window.to)
+        && to <= from
+    {
+        return Err(format!(
+            "effective_to {} is not after effective_from {}",
+            f(13),
+            f(12)
+        ));
     }
     Ok(CatalogRow {
         line,

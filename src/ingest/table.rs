@@ -1,94 +1,86 @@
-//! Canonical usage tables (CSV, gzipped CSV, Parquet) read with polars' streaming
-//! engine: only the canonical columns are projected, dtypes are normalised in the
-//! plan, and batches are handed over in file order through a bounded channel, so
-//! memory holds a few batches, never the file.
+//! Canonical usage tables (CSV, gzipped CSV, Parquet) read in bounded batches.
+//!
+//! billrun drives the read loop itself so memory holds a few batches, never a file:
+//! Parquet is read a few row groups at a time with polars' reader (projected to the
+//! canonical columns, file metadata read once); CSV is cut at record boundaries
+//! (quote-aware) and each chunk is parsed by polars' CSV reader, all columns as text;
+//! gzip streams through `MultiGzDecoder` (every member). A reader thread hands
+//! normalised batches over a bounded channel, so reading and rating overlap.
 
 use super::{InputFile, InputKind};
 use crate::error::{Error, Result};
 use crate::pricing::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
 use polars::prelude::*;
-use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::sync_channel;
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 /// Columns a usage table must have.
 pub const REQUIRED: [&str; 3] = ["timestamp", "region", "model_id"];
 
 /// Reads `file` in batches of about `batch_rows` rows and calls `on_batch` with each,
-/// in order. A gzipped CSV is first inflated into `scratch` (every gzip member).
+/// in file order.
 pub fn read_batches(
     file: &InputFile,
-    scratch: &Path,
     batch_rows: usize,
     mut on_batch: impl FnMut(DataFrame) -> Result<()>,
 ) -> Result<()> {
-    let inflated = match file.kind {
-        InputKind::CsvGz => Some(inflate(&file.path, scratch)?),
-        _ => None,
-    };
-    let source = inflated.as_deref().unwrap_or(&file.path);
-    let plan = canonical_plan(file, source)?;
-    let (send, recv) = sync_channel::<DataFrame>(2);
-    let chunk = NonZeroUsize::new(batch_rows.max(1));
-    let callback = PlanCallback::new(move |df: DataFrame| Ok(send.send(df).is_err()));
-    let plan = plan
-        .sink_batches(callback, true, chunk)
-        .map_err(|e| Error::input(&file.path, e))?;
-    let runner =
-        std::thread::spawn(move || plan.collect_with_engine(Engine::Streaming).map(|_| ()));
+    let (send, recv) = sync_channel::<Result<DataFrame>>(1);
+    let owned = file.clone();
+    let reader = std::thread::spawn(move || produce(&owned, batch_rows.max(1), &send));
     let mut outcome = Ok(());
-    for df in recv.iter() {
-        outcome = on_batch(df);
+    for batch in recv.iter() {
+        outcome = batch.and_then(&mut on_batch);
         if outcome.is_err() {
             break;
         }
     }
     // Closing the channel tells the reader to stop early after a failure.
     drop(recv);
-    let read = runner
+    let produced = reader
         .join()
-        .unwrap_or_else(|_| Err(polars_err!(ComputeError: "reader thread panicked")));
-    if let Some(path) = inflated {
-        std::fs::remove_file(path).ok();
-    }
-    outcome?;
-    read.map_err(|e| Error::input(&file.path, e))
+        .unwrap_or_else(|_| Err(Error::input(&file.path, "reader thread panicked")));
+    outcome.and(produced)
 }
 
-/// scan → check required columns → project the canonical columns with normalised dtypes.
-fn canonical_plan(file: &InputFile, source: &Path) -> Result<LazyFrame> {
-    let err = |e: PolarsError| Error::input(&file.path, e);
-    let path = PlRefPath::new(source.to_string_lossy().as_ref());
-    let mut lf = match file.kind {
-        InputKind::Parquet => {
-            let args = ScanArgsParquet {
-                glob: false,
-                ..Default::default()
-            };
-            LazyFrame::scan_parquet(path, args).map_err(err)?
+/// Hands batches to `send` until the file ends or the receiver hangs up.
+fn produce(
+    file: &InputFile,
+    batch_rows: usize,
+    send: &SyncSender<Result<DataFrame>>,
+) -> Result<()> {
+    let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
+    let mut emit = |df: DataFrame| send.send(Ok(df)).is_ok();
+    let result = match file.kind {
+        InputKind::Parquet => parquet_batches(file, batch_rows, &mut emit),
+        InputKind::Csv => csv_batches(file, BufReader::new(open()?), batch_rows, &mut emit),
+        InputKind::CsvGz => {
+            let gz = flate2::read::MultiGzDecoder::new(BufReader::new(open()?));
+            csv_batches(file, BufReader::new(gz), batch_rows, &mut emit)
         }
-        InputKind::Csv | InputKind::CsvGz => LazyCsvReader::new(path)
-            .with_has_header(true)
-            .with_glob(false)
-            .with_infer_schema_length(Some(0))
-            .finish()
-            .map_err(err)?,
     };
-    let schema = lf.collect_schema().map_err(err)?;
-    for column in REQUIRED {
-        if schema.get(column).is_none() {
-            let found = schema
-                .iter_names()
-                .map(|n| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(Error::MissingColumn {
-                path: file.path.clone(),
-                column: column.to_string(),
-                found,
-            });
-        }
+    if let Err(e) = result {
+        send.send(Err(e)).ok();
     }
+    Ok(())
+}
+
+fn check_required(file: &InputFile, names: &[String]) -> Result<()> {
+    match REQUIRED.iter().find(|c| !names.iter().any(|n| n == *c)) {
+        None => Ok(()),
+        Some(column) => Err(Error::MissingColumn {
+            path: file.path.clone(),
+            column: column.to_string(),
+            found: names.join(", "),
+        }),
+    }
+}
+
+/// Projects one raw batch to the canonical columns with normalised dtypes: text as
+/// String; counts as Int64 when stored as integers, else String; the timestamp kept
+/// when typed (Datetime, Date), else String; absent optional columns as nulls.
+fn canonical(df: DataFrame, first_row: u64) -> PolarsResult<DataFrame> {
+    let schema = df.schema().clone();
     let mut exprs = vec![col(ROW_COLUMN).cast(DataType::Int64)];
     for name in TEXT_COLUMNS {
         exprs.push(match schema.get(name) {
@@ -104,20 +96,205 @@ fn canonical_plan(file: &InputFile, source: &Path) -> Result<LazyFrame> {
             Some(_) => col(name).cast(DataType::String),
         });
     }
-    Ok(lf.with_row_index(ROW_COLUMN, Some(1)).select(exprs))
+    let offset = IdxSize::try_from(first_row).unwrap_or(IdxSize::MAX);
+    df.lazy()
+        .with_row_index(ROW_COLUMN, Some(offset))
+        .select(exprs)
+        .collect()
 }
 
-/// Inflates every member of a (possibly multi-member) gzip file into `scratch`.
-fn inflate(path: &Path, scratch: &Path) -> Result<PathBuf> {
-    let input = std::fs::File::open(path).map_err(|e| Error::input(path, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let target = scratch.join(format!("inflated-{}-{name}.csv", std::process::id()));
-    let mut output = std::fs::File::create(&target).map_err(|e| Error::output(&target, e))?;
-    let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(input));
-    std::io::copy(&mut decoder, &mut output)
-        .map_err(|e| Error::input(path, format!("gzip: {e}")))?;
-    Ok(target)
+fn parquet_batches(
+    file: &InputFile,
+    batch_rows: usize,
+    emit: &mut dyn FnMut(DataFrame) -> bool,
+) -> Result<()> {
+    let err = |e: PolarsError| Error::input(&file.path, e);
+    let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
+    let mut reader = ParquetReader::new(open()?);
+    let names: Vec<String> = reader
+        .schema()
+        .map_err(err)?
+        .iter_names()
+        .map(|n| n.to_string())
+        .collect();
+    check_required(file, &names)?;
+    let metadata = reader.get_metadata().map_err(err)?.clone();
+    let wanted: Vec<String> = names
+        .iter()
+        .filter(|n| TEXT_COLUMNS.contains(&n.as_str()) || INT_COLUMNS.contains(&n.as_str()))
+        .cloned()
+        .collect();
+    let mut start = 0usize;
+    for range in row_group_ranges(
+        metadata.row_groups.iter().map(|rg| rg.num_rows()),
+        batch_rows,
+    ) {
+        let mut reader = ParquetReader::new(open()?)
+            .with_columns(Some(wanted.clone()))
+            .with_slice(Some((range.0, range.1)));
+        reader.set_metadata(metadata.clone());
+        let df = canonical(reader.finish().map_err(err)?, start as u64 + 1).map_err(err)?;
+        start += range.1;
+        if !emit(df) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Consecutive row groups gathered into (offset, rows) ranges of at least `batch_rows`.
+fn row_group_ranges(
+    row_groups: impl Iterator<Item = usize>,
+    batch_rows: usize,
+) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let (mut offset, mut len) = (0, 0);
+    for rows in row_groups {
+        len += rows;
+        if len >= batch_rows {
+            ranges.push((offset, len));
+            offset += len;
+            len = 0;
+        }
+    }
+    if len > 0 {
+        ranges.push((offset, len));
+    }
+    ranges
+}
+
+fn csv_batches(
+    file: &InputFile,
+    mut input: impl Read,
+    batch_rows: usize,
+    emit: &mut dyn FnMut(DataFrame) -> bool,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::input(&file.path, e);
+    let mut chunker = RecordChunker::default();
+    let header = match chunker.next_chunk(&mut input, 1).map_err(io)? {
+        Some(h) => h,
+        None => return check_required(file, &[]),
+    };
+    let names = header_names(&header).map_err(|e| Error::input(&file.path, e))?;
+    check_required(file, &names)?;
+    let schema: SchemaRef = Arc::new(
+        names
+            .iter()
+            .map(|n| Field::new(n.as_str().into(), DataType::String))
+            .collect(),
+    );
+    let mut first_row = 1u64;
+    while let Some(chunk) = chunker.next_chunk(&mut input, batch_rows).map_err(io)? {
+        let raw = CsvReadOptions::default()
+            .with_has_header(false)
+            .with_schema(Some(schema.clone()))
+            .into_reader_with_file_handle(Cursor::new(chunk))
+            .finish()
+            .map_err(|e| Error::input(&file.path, format!("rows from {first_row}: {e}")))?;
+        let rows = raw.height() as u64;
+        let df = canonical(raw, first_row).map_err(|e| Error::input(&file.path, e))?;
+        first_row += rows;
+        if !emit(df) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn header_names(header: &[u8]) -> std::result::Result<Vec<String>, String> {
+    let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(header);
+    let record = reader
+        .records()
+        .next()
+        .ok_or("empty header")?
+        .map_err(|e| e.to_string())?;
+    Ok(record.iter().map(|n| n.trim().to_string()).collect())
+}
+
+/// Cuts a CSV byte stream into chunks of whole records. A newline inside a quoted
+/// field does not end a record (RFC 4180: `""` inside quotes toggles twice).
+#[derive(Default)]
+struct RecordChunker {
+    carry: Vec<u8>,
+    in_quotes: bool,
+    done: bool,
+}
+
+impl RecordChunker {
+    const READ_SIZE: usize = 1 << 20;
+
+    /// The next `records` records (fewer at the end of input), or `None` when done.
+    fn next_chunk(
+        &mut self,
+        input: &mut impl Read,
+        records: usize,
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        let mut scanned = 0;
+        let mut count = 0;
+        loop {
+            while scanned < self.carry.len() {
+                match self.carry[scanned] {
+                    b'"' => self.in_quotes = !self.in_quotes,
+                    b'\n' if !self.in_quotes => {
+                        count += 1;
+                        if count == records {
+                            let rest = self.carry.split_off(scanned + 1);
+                            return Ok(Some(std::mem::replace(&mut self.carry, rest)));
+                        }
+                    }
+                    _ => {}
+                }
+                scanned += 1;
+            }
+            if self.done {
+                let last = std::mem::take(&mut self.carry);
+                let blank = last.iter().all(|b| b.is_ascii_whitespace());
+                return Ok((!blank).then_some(last));
+            }
+            let mut buf = vec![0; Self::READ_SIZE];
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                self.done = true;
+            }
+            self.carry.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(text: &str, records: usize) -> Vec<String> {
+        let mut c = RecordChunker::default();
+        let mut input = text.as_bytes();
+        std::iter::from_fn(|| c.next_chunk(&mut input, records).unwrap())
+            .map(|b| String::from_utf8(b).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn chunks_end_on_record_boundaries_outside_quotes() {
+        let text = "a,b\n1,\"x\ny\"\n2,\"say \"\"hi\"\"\"\n3,z";
+        assert_eq!(
+            chunks(text, 2),
+            ["a,b\n1,\"x\ny\"\n", "2,\"say \"\"hi\"\"\"\n3,z"]
+        );
+        assert_eq!(chunks(text, 1).len(), 4);
+        assert_eq!(chunks("a\n\n", 5), ["a\n\n"]);
+        assert!(chunks("", 5).is_empty());
+    }
+
+    #[test]
+    fn row_groups_are_gathered_to_at_least_a_batch() {
+        assert_eq!(
+            row_group_ranges([10, 10, 10].into_iter(), 15),
+            [(0, 20), (20, 10)]
+        );
+        assert_eq!(row_group_ranges([100].into_iter(), 15), [(0, 100)]);
+        assert!(row_group_ranges(std::iter::empty(), 15).is_empty());
+    }
 }

@@ -43,6 +43,10 @@ impl Values {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Moves the first `n` values out.
     fn take_front(&mut self, n: usize) -> Values {
         match self {
