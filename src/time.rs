@@ -4,7 +4,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// Parses an RFC 3339 timestamp, or a bare `YYYY-MM-DD` date (midnight UTC).
+/// Parses an RFC 3339 timestamp, or a bare `YYYY-MM-DD` date (midnight UTC). Also
+/// accepted, as SQL engines export them: a space instead of `T`, and an offset written
+/// `+HH` or `+HHMM`. A time without any offset is refused, not assumed UTC.
 pub fn parse_instant(s: &str) -> Option<i64> {
     let s = s.trim();
     if s.len() == 10 {
@@ -12,8 +14,26 @@ pub fn parse_instant(s: &str) -> Option<i64> {
         return Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros());
     }
     DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_rfc3339(&sql_to_rfc3339(s)))
         .ok()
         .map(|t| t.timestamp_micros())
+}
+
+/// `2024-01-15 12:00:00+00` → `2024-01-15 12:00:00+00:00` (likewise `+HHMM`).
+fn sql_to_rfc3339(s: &str) -> String {
+    let offset_digits = |n: usize| {
+        let b = s.as_bytes();
+        b.len() > n
+            && matches!(b[b.len() - n - 1], b'+' | b'-')
+            && b[b.len() - n..].iter().all(u8::is_ascii_digit)
+    };
+    if offset_digits(2) {
+        format!("{s}:00")
+    } else if offset_digits(4) {
+        format!("{}:{}", &s[..s.len() - 2], &s[s.len() - 2..])
+    } else {
+        s.to_string()
+    }
 }
 
 fn to_datetime(micros: i64) -> DateTime<Utc> {
@@ -50,6 +70,13 @@ mod tests {
         let b = parse_instant("2024-01-15T13:00:00+01:00").unwrap();
         assert_eq!(a, b);
         assert_eq!(parse_instant("2024-01-15").unwrap() + 12 * 3_600_000_000, a);
+        assert_eq!(parse_instant("2024-01-15 12:00:00+00"), Some(a));
+        assert_eq!(parse_instant("2024-01-15 13:00:00.000+0100"), Some(a));
+        assert_eq!(
+            parse_instant("2024-01-15 12:00:00"),
+            None,
+            "no offset: not assumed UTC"
+        );
         assert_eq!(parse_instant("2024-13-01"), None);
         assert_eq!(parse_instant("yesterday"), None);
     }

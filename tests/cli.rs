@@ -174,6 +174,43 @@ fn effective_dates_and_wildcard_regions() {
 }
 
 #[test]
+fn sql_engine_timestamps_are_read_and_zoneless_ones_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = usage_file(
+        tmp.path(),
+        "u.csv",
+        "timestamp,region,model_id,input_tokens",
+        &[
+            "2025-11-14 23:59:59+00,us-east-1,acme.model-v1,1000",
+            "2025-11-15 01:00:00+0100,us-east-1,acme.model-v1,1000",
+            "2025-11-15 00:00:00,us-east-1,acme.model-v1,1000",
+        ],
+    );
+    let catalog = fixture("catalogs/price-change.csv");
+    let (o, dir) = run_csv(
+        &[&input],
+        &["--line-items", "--prices", catalog.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let items: Vec<String> = read_csv(&dir.path().join("out/line_items.csv"))
+        .iter()
+        .map(|r| format!("{} {} {}", r["row"], r["timestamp"], r["cost"]))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            "1 2025-11-14T23:59:59Z 0.002000000000",
+            "2 2025-11-15T00:00:00Z 0.001000000000"
+        ]
+    );
+    let rejects = read_csv(&dir.path().join("out/rejects.csv"));
+    assert_eq!(
+        (rejects[0]["row"].as_str(), rejects[0]["reason"].as_str()),
+        ("3", "bad_timestamp")
+    );
+}
+
+#[test]
 fn bad_rows_are_rejected_with_reasons_and_exit_1() {
     let tmp = tempfile::tempdir().unwrap();
     let input = usage_file(
