@@ -8,6 +8,7 @@
 use crate::catalog::PriceCatalog;
 use crate::error::{Error, Result};
 use crate::ingest::{self, InputFile, table};
+use crate::pricing::dedup::SeenIds;
 use crate::pricing::group::GroupKey;
 use crate::pricing::money::Money;
 use crate::pricing::rate::{RateContext, Rated, Tally, rate_slice};
@@ -18,7 +19,7 @@ use crate::report::sink::{self, Format, TableSink};
 use crate::report::{self, Summary};
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -118,7 +119,7 @@ fn write_manifest(manifest: &Manifest, dir: &Path) -> Result<()> {
 /// Everything accumulated while reading.
 struct RunState<'c> {
     cfg: &'c RunConfig,
-    seen: HashSet<String>,
+    seen: SeenIds,
     tallies: HashMap<(Vec<String>, usize), Tally>,
     counts: RowCounts,
     by_reason: BTreeMap<&'static str, u64>,
@@ -140,7 +141,7 @@ impl<'c> RunState<'c> {
         };
         Ok(RunState {
             cfg,
-            seen: HashSet::new(),
+            seen: SeenIds::default(),
             tallies: HashMap::new(),
             counts: RowCounts::default(),
             by_reason: BTreeMap::new(),
@@ -185,7 +186,7 @@ impl<'c> RunState<'c> {
         let mut duplicate = vec![false; cols.len];
         for (i, id) in cols.request_id.iter().enumerate() {
             if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty())
-                && !self.seen.insert(id.to_string())
+                && !self.seen.insert(id)
             {
                 duplicate[i] = true;
                 self.counts.duplicate += 1;

@@ -95,7 +95,15 @@ fn chunk(start: u64, len: usize, month_start: i64) -> Table {
         text[2].push(Some(model.to_string()));
         text[3].push(Some(if batch { "batch" } else { "on_demand" }.to_string()));
         text[4].push(Some(tier.to_string()));
-        text[5].push(Some(format!("req-{row:012}")));
+        let id = mix(row ^ 0x5eed);
+        text[5].push(Some(format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            id >> 32,
+            (id >> 16) & 0xffff,
+            id & 0xfff,
+            0x8000 | (r & 0x3fff),
+            row
+        )));
         text[6].push(Some(account.to_string()));
         text[7].push(Some(format!(
             "arn:aws:iam::{account}:user/u{}",
