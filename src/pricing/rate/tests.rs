@@ -224,6 +224,8 @@ fn every_reject_reason_has_its_row() {
         seen.push(got);
     }
     for reason in Reason::ALL.iter().filter(|r| **r != Reason::Overflow) {
+        // overflow has its own test below: it needs a catalog of absurd prices.
+
         assert!(seen.contains(reason), "no test row for {}", reason.code());
     }
 }
@@ -323,4 +325,27 @@ proptest! {
         let records: u64 = summary.values().map(|c| c.records).sum();
         prop_assert_eq!(records, rated.line_items.len() as u64);
     }
+}
+
+#[test]
+fn a_cost_beyond_decimal_38_12_is_rejected_as_overflow() {
+    let catalog = PriceCatalog::parse(
+        "huge.csv",
+        "model_id,region,mode,usage_type,price,per\nm,*,on_demand,input_tokens,100000000000000000000,1\n",
+    )
+    .unwrap();
+    let ctx = RateContext {
+        catalog: &catalog,
+        group_by: &[],
+        line_items: false,
+    };
+    let rows = [row("m", "10000000", "")];
+    let rated = rate_slice(&ctx, &columns(&rows), &[false], 0..1, &Arc::from("t.csv"));
+    assert_eq!(
+        rated.rejects[0].reason,
+        Reason::Overflow,
+        "{:?}",
+        rated.rejects
+    );
+    assert!(rated.tallies.is_empty());
 }
