@@ -24,25 +24,52 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Runs `billrun run` with CSV reports into a fresh directory.
-fn run_csv(inputs: &[&Path], extra: &[&str]) -> (Output, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
+/// Runs `billrun run INPUTS --out OUT --quiet EXTRA...`.
+fn run_into(inputs: &[&Path], out: &Path, extra: &[&str]) -> Output {
     let mut args: Vec<String> = vec!["run".into()];
     args.extend(inputs.iter().map(|p| p.display().to_string()));
-    args.extend([
-        "--out".into(),
-        out.display().to_string(),
-        "--format".into(),
-        "csv".into(),
-        "--quiet".into(),
-    ]);
+    args.extend(["--out".into(), out.display().to_string(), "--quiet".into()]);
     args.extend(extra.iter().map(|s| s.to_string()));
-    let o = Command::new(env!("CARGO_BIN_EXE_billrun"))
+    Command::new(env!("CARGO_BIN_EXE_billrun"))
         .args(&args)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `billrun run` with CSV reports into a fresh directory (`<dir>/out`).
+fn run_csv(inputs: &[&Path], extra: &[&str]) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_into(
+        inputs,
+        &dir.path().join("out"),
+        &[&["--format", "csv"], extra].concat(),
+    );
     (o, dir)
+}
+
+/// Prices inline rows against fixtures/catalogs/price-change.csv, with line items.
+fn run_with_test_catalog(header: &str, rows: &[&str]) -> (Output, tempfile::TempDir) {
+    let input_dir = tempfile::tempdir().unwrap();
+    let input = usage_file(input_dir.path(), "u.csv", header, rows);
+    let catalog = fixture("catalogs/price-change.csv");
+    run_csv(
+        &[&input],
+        &["--line-items", "--prices", catalog.to_str().unwrap()],
+    )
+}
+
+/// The chosen fields of every line item, space-separated.
+fn line_item_fields(dir: &Path, fields: &[&str]) -> Vec<String> {
+    read_csv(&dir.join("out/line_items.csv"))
+        .iter()
+        .map(|r| {
+            fields
+                .iter()
+                .map(|f| r[*f].as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
 }
 
 fn read_csv(path: &Path) -> Rows {
@@ -142,28 +169,16 @@ fn hand_computed_costs_per_rule() {
 
 #[test]
 fn effective_dates_and_wildcard_regions() {
-    let tmp = tempfile::tempdir().unwrap();
-    let input = usage_file(
-        tmp.path(),
-        "u.csv",
+    let (o, dir) = run_with_test_catalog(
         "timestamp,region,model_id,input_tokens,output_tokens",
         &[
             "2025-11-14T23:59:59Z,us-east-1,acme.model-v1,1000,1000",
             "2025-11-15T00:00:00Z,eu-west-1,acme.model-v1,1000,1000",
         ],
     );
-    let catalog = fixture("catalogs/price-change.csv");
-    let (o, dir) = run_csv(
-        &[&input],
-        &["--line-items", "--prices", catalog.to_str().unwrap()],
-    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let costs: Vec<String> = read_csv(&dir.path().join("out/line_items.csv"))
-        .iter()
-        .map(|r| format!("{} {} {}", r["row"], r["usage_type"], r["cost"]))
-        .collect();
     assert_eq!(
-        costs,
+        line_item_fields(dir.path(), &["row", "usage_type", "cost"]),
         [
             "1 input_tokens 0.002000000000",
             "1 output_tokens 0.010000000000",
@@ -175,10 +190,7 @@ fn effective_dates_and_wildcard_regions() {
 
 #[test]
 fn sql_engine_timestamps_are_read_and_zoneless_ones_rejected() {
-    let tmp = tempfile::tempdir().unwrap();
-    let input = usage_file(
-        tmp.path(),
-        "u.csv",
+    let (o, dir) = run_with_test_catalog(
         "timestamp,region,model_id,input_tokens",
         &[
             "2025-11-14 23:59:59+00,us-east-1,acme.model-v1,1000",
@@ -186,18 +198,9 @@ fn sql_engine_timestamps_are_read_and_zoneless_ones_rejected() {
             "2025-11-15 00:00:00,us-east-1,acme.model-v1,1000",
         ],
     );
-    let catalog = fixture("catalogs/price-change.csv");
-    let (o, dir) = run_csv(
-        &[&input],
-        &["--line-items", "--prices", catalog.to_str().unwrap()],
-    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let items: Vec<String> = read_csv(&dir.path().join("out/line_items.csv"))
-        .iter()
-        .map(|r| format!("{} {} {}", r["row"], r["timestamp"], r["cost"]))
-        .collect();
     assert_eq!(
-        items,
+        line_item_fields(dir.path(), &["row", "timestamp", "cost"]),
         [
             "1 2025-11-14T23:59:59Z 0.002000000000",
             "2 2025-11-15T00:00:00Z 0.001000000000"
@@ -365,19 +368,7 @@ fn group_by_tags_days_and_accounts() {
 fn parquet_reports(inputs: &[&Path], extra: &[&str]) -> BTreeMap<String, Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let mut args: Vec<String> = vec!["run".into()];
-    args.extend(inputs.iter().map(|p| p.display().to_string()));
-    args.extend([
-        "--out".into(),
-        out.display().to_string(),
-        "--quiet".into(),
-        "--line-items".into(),
-    ]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let o = Command::new(env!("CARGO_BIN_EXE_billrun"))
-        .args(&args)
-        .output()
-        .unwrap();
+    let o = run_into(inputs, &out, &[&["--line-items"], extra].concat());
     assert!(o.status.code().unwrap() < 2, "{}", stderr(&o));
     std::fs::read_dir(&out)
         .unwrap()
