@@ -63,8 +63,12 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
         });
     }
     progress.finish();
-    let summary = report::summarize(&state.tallies, &cfg.catalog)
-        .ok_or_else(|| Error::output(&cfg.out, "a summary cost overflows DECIMAL(38, 12)"))?;
+    let summary = report::summarize(&state.tallies, &cfg.catalog).ok_or_else(|| {
+        Error::output(
+            &cfg.out,
+            "a summary cost overflows DECIMAL(38, 12) or a quantity overflows Int64",
+        )
+    })?;
     let (counts, by_reason) = (state.counts, std::mem::take(&mut state.by_reason));
     let written = state.finish(&summary, staging.path())?;
     let totals = totals(&summary);

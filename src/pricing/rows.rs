@@ -64,7 +64,8 @@ impl Counts<'_> {
     }
 }
 
-/// Digits only; a trailing `.0` (how float exports write whole numbers) is accepted.
+/// Digits only, at most `i64::MAX` (reports store counts as Int64); a trailing `.0`
+/// (how float exports write whole numbers) is accepted.
 fn parse_count(s: &str) -> Option<u64> {
     let digits = match s.split_once('.') {
         Some((whole, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => whole,
@@ -74,7 +75,7 @@ fn parse_count(s: &str) -> Option<u64> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    digits.parse::<i64>().ok().map(|n| n as u64)
 }
 
 /// The timestamp column: instants already typed, or RFC 3339 text.
@@ -194,6 +195,8 @@ mod tests {
         assert_eq!(parse_count("1e3"), None);
         assert_eq!(parse_count("."), None);
         assert_eq!(parse_count("42."), None);
+        assert_eq!(parse_count("9223372036854775807"), Some(i64::MAX as u64));
+        assert_eq!(parse_count("9223372036854775808"), None, "beyond Int64");
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct SummaryCell {
 pub type Summary = BTreeMap<(Vec<String>, UsageType, String), SummaryCell>;
 
 /// Folds per-(group, catalog row) tallies into summary rows: one multiplication per
-/// tally. `None` if a sum overflows DECIMAL(38, 12).
+/// tally. `None` if a cost overflows DECIMAL(38, 12) or a quantity Int64.
 pub fn summarize(
     tallies: &HashMap<(Vec<String>, usize), Tally>,
     catalog: &PriceCatalog,
@@ -43,7 +43,8 @@ pub fn summarize(
             .cost
             .checked_add(row.unit_price.times(tally.quantity)?)?;
     }
-    Some(summary)
+    let fits = summary.values().all(|c| i64::try_from(c.quantity).is_ok());
+    fits.then_some(summary)
 }
 
 pub fn summary_schema(group_columns: &[String]) -> Schema {
@@ -70,7 +71,7 @@ pub fn summary_table(group_columns: &[String], summary: &Summary) -> Table {
             k.push(Some(v.clone()));
         }
         usage.push(Some(usage_type.to_string()));
-        qty.push(Some(i64::try_from(cell.quantity).unwrap_or(i64::MAX)));
+        qty.push(Some(cell.quantity as i64)); // checked by `summarize`
         cost.push(cell.cost);
         cur.push(Some(currency.clone()));
         recs.push(Some(cell.records as i64));
@@ -182,5 +183,27 @@ pub fn reject_table(rejects: &[Reject]) -> Table {
     Table {
         names: reject_schema().into_iter().map(|(n, _)| n).collect(),
         columns,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quantity_beyond_int64_fails_the_summary_instead_of_clamping() {
+        let catalog = PriceCatalog::embedded().unwrap();
+        let mut tallies = HashMap::new();
+        let half = Tally {
+            quantity: i64::MAX as u128 / 2 + 1,
+            records: 1,
+        };
+        tallies.insert((vec!["a".to_string()], 0), half);
+        assert!(summarize(&tallies, &catalog).is_some());
+        tallies
+            .get_mut(&(vec!["a".to_string()], 0))
+            .unwrap()
+            .add(half);
+        assert!(summarize(&tallies, &catalog).is_none());
     }
 }
