@@ -7,17 +7,18 @@
 
 use crate::catalog::PriceCatalog;
 use crate::error::{Error, Result};
-use crate::ingest::{self, InputFile, table};
+use crate::ingest::table::{self, Batch};
+use crate::ingest::{self, InputFile};
 use crate::pricing::dedup::SeenIds;
 use crate::pricing::group::GroupKey;
 use crate::pricing::money::Money;
-use crate::pricing::rate::{RateContext, Rated, Tally, rate_slice};
+use crate::pricing::rate::{RateContext, Rated, Reject, Tally, rate_slice};
+use crate::pricing::reasons::Reason;
 use crate::pricing::rows::UsageColumns;
 use crate::progress::Progress;
 use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
 use crate::report::sink::{self, Format, TableSink};
 use crate::report::{self, Summary};
-use polars::prelude::DataFrame;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -158,8 +159,8 @@ impl<'c> RunState<'c> {
     fn read_file(&mut self, file: &InputFile, progress: &Progress) -> Result<u64> {
         let source: Arc<str> = Arc::from(file.path.display().to_string());
         let mut rows = 0;
-        table::read_batches(file, self.cfg.batch_rows, |df| {
-            let n = self.rate_batch(&df, &source, &file.path)?;
+        table::read_batches(file, self.cfg.batch_rows, |batch| {
+            let n = self.rate_batch(&batch, &source, &file.path)?;
             rows += n;
             progress.add_rows(n);
             Ok(())
@@ -167,8 +168,8 @@ impl<'c> RunState<'c> {
         Ok(rows)
     }
 
-    fn rate_batch(&mut self, df: &DataFrame, source: &Arc<str>, path: &Path) -> Result<u64> {
-        let cols = UsageColumns::from_frame(df).map_err(|e| Error::input(path, e))?;
+    fn rate_batch(&mut self, batch: &Batch, source: &Arc<str>, path: &Path) -> Result<u64> {
+        let cols = UsageColumns::from_frame(&batch.frame).map_err(|e| Error::input(path, e))?;
         let duplicate = self.mark_duplicates(&cols);
         let ctx = RateContext {
             catalog: &self.cfg.catalog,
@@ -182,8 +183,20 @@ impl<'c> RunState<'c> {
         for part in rated {
             self.merge(part)?;
         }
-        self.counts.read += cols.len as u64;
-        Ok(cols.len as u64)
+        let unreadable = batch.unreadable.iter().map(|u| Reject {
+            source: source.clone(),
+            row: u.row,
+            request_id: None,
+            reason: Reason::BadRow,
+            message: u.message.clone(),
+        });
+        self.merge(Rated {
+            rejects: unreadable.collect(),
+            ..Rated::default()
+        })?;
+        let read = (cols.len + batch.unreadable.len()) as u64;
+        self.counts.read += read;
+        Ok(read)
     }
 
     fn mark_duplicates(&mut self, cols: &UsageColumns) -> Vec<bool> {

@@ -253,6 +253,42 @@ fn bad_rows_are_rejected_with_reasons_and_exit_1() {
 }
 
 #[test]
+fn ragged_csv_rows_are_rejected_not_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = usage_file(
+        tmp.path(),
+        "ragged.csv",
+        "timestamp,region,model_id,input_tokens",
+        &[
+            "2025-11-01T00:00:00Z,us-east-1,amazon.nova-lite-v1:0,5,extra",
+            "2025-11-01T00:00:00Z,us-east-1",
+            "2025-11-01T00:00:00Z,us-east-1,amazon.nova-lite-v1:0,1000",
+        ],
+    );
+    let (o, dir) = run_csv(&[&input], &["--line-items"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        line_item_fields(dir.path(), &["row", "cost"]),
+        ["3 0.000060000000"]
+    );
+    let rejects: Vec<String> = read_csv(&dir.path().join("out/rejects.csv"))
+        .iter()
+        .map(|r| format!("{} {} {}", r["row"], r["reason"], r["message"]))
+        .collect();
+    assert_eq!(
+        rejects,
+        [
+            "1 bad_row 5 fields where the header has 4",
+            "2 bad_row 2 fields where the header has 4",
+        ]
+    );
+    assert_eq!(
+        manifest(dir.path())["rows"],
+        serde_json::json!({"read": 3, "priced": 1, "rejected": 2, "duplicate": 0})
+    );
+}
+
+#[test]
 fn missing_required_column_is_fatal_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let input = usage_file(

@@ -15,6 +15,19 @@ use std::fs::File;
 use std::io::{BufReader, Cursor, Read};
 use std::sync::mpsc::{SyncSender, sync_channel};
 
+/// A batch of canonical rows, with the rows of the same stretch of input that could
+/// not be parsed at all (they become `bad_row` rejects).
+pub struct Batch {
+    pub frame: DataFrame,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// An input row that could not be parsed: its 1-based row number and why.
+pub struct Unreadable {
+    pub row: i64,
+    pub message: String,
+}
+
 /// Columns a usage table must have.
 pub const REQUIRED: [&str; 3] = ["timestamp", "region", "model_id"];
 
@@ -23,9 +36,9 @@ pub const REQUIRED: [&str; 3] = ["timestamp", "region", "model_id"];
 pub fn read_batches(
     file: &InputFile,
     batch_rows: usize,
-    mut on_batch: impl FnMut(DataFrame) -> Result<()>,
+    mut on_batch: impl FnMut(Batch) -> Result<()>,
 ) -> Result<()> {
-    let (send, recv) = sync_channel::<Result<DataFrame>>(1);
+    let (send, recv) = sync_channel::<Result<Batch>>(1);
     let owned = file.clone();
     let reader = std::thread::spawn(move || produce(&owned, batch_rows.max(1), &send));
     let mut outcome = Ok(());
@@ -44,13 +57,9 @@ pub fn read_batches(
 }
 
 /// Hands batches to `send` until the file ends or the receiver hangs up.
-fn produce(
-    file: &InputFile,
-    batch_rows: usize,
-    send: &SyncSender<Result<DataFrame>>,
-) -> Result<()> {
+fn produce(file: &InputFile, batch_rows: usize, send: &SyncSender<Result<Batch>>) -> Result<()> {
     let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
-    let mut emit = |df: DataFrame| send.send(Ok(df)).is_ok();
+    let mut emit = |batch: Batch| send.send(Ok(batch)).is_ok();
     let result = match file.kind {
         InputKind::Parquet => parquet_batches(file, batch_rows, &mut emit),
         InputKind::Csv => csv_batches(file, BufReader::new(open()?), batch_rows, &mut emit),
@@ -79,7 +88,8 @@ fn check_required(file: &InputFile, names: &[String]) -> Result<()> {
 /// Projects one raw batch to the canonical columns with normalised dtypes: text as
 /// String; counts as Int64 when stored as integers, else String; the timestamp kept
 /// when typed (Datetime, Date), else String; absent optional columns as nulls.
-fn canonical(df: DataFrame, first_row: u64) -> PolarsResult<DataFrame> {
+fn canonical(mut df: DataFrame, rows: Vec<i64>) -> PolarsResult<DataFrame> {
+    df.with_column(Column::new(ROW_COLUMN.into(), rows))?;
     let schema = df.schema().clone();
     let mut exprs = vec![col(ROW_COLUMN).cast(DataType::Int64)];
     for name in TEXT_COLUMNS {
@@ -96,17 +106,13 @@ fn canonical(df: DataFrame, first_row: u64) -> PolarsResult<DataFrame> {
             Some(_) => col(name).cast(DataType::String),
         });
     }
-    let offset = IdxSize::try_from(first_row).unwrap_or(IdxSize::MAX);
-    df.lazy()
-        .with_row_index(ROW_COLUMN, Some(offset))
-        .select(exprs)
-        .collect()
+    df.lazy().select(exprs).collect()
 }
 
 fn parquet_batches(
     file: &InputFile,
     batch_rows: usize,
-    emit: &mut dyn FnMut(DataFrame) -> bool,
+    emit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
     let err = |e: PolarsError| Error::input(&file.path, e);
     let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
@@ -133,9 +139,13 @@ fn parquet_batches(
             .with_columns(Some(wanted.clone()))
             .with_slice(Some((range.0, range.1)));
         reader.set_metadata(metadata.clone());
-        let df = canonical(reader.finish().map_err(err)?, start as u64 + 1).map_err(err)?;
+        let rows = (start as i64 + 1..=(start + range.1) as i64).collect();
+        let frame = canonical(reader.finish().map_err(err)?, rows).map_err(err)?;
         start += range.1;
-        if !emit(df) {
+        if !emit(Batch {
+            frame,
+            unreadable: Vec::new(),
+        }) {
             break;
         }
     }
@@ -167,7 +177,7 @@ fn csv_batches(
     file: &InputFile,
     mut input: impl Read,
     batch_rows: usize,
-    emit: &mut dyn FnMut(DataFrame) -> bool,
+    emit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::input(&file.path, e);
     let mut chunker = RecordChunker::default();
@@ -183,22 +193,88 @@ fn csv_batches(
             .map(|n| Field::new(n.as_str().into(), DataType::String))
             .collect(),
     );
-    let mut first_row = 1u64;
+    let mut next_row = 1i64;
     while let Some(chunk) = chunker.next_chunk(&mut input, batch_rows).map_err(io)? {
+        let (chunk, rows, unreadable) = split_ragged(chunk, names.len(), &mut next_row);
         let raw = CsvReadOptions::default()
             .with_has_header(false)
             .with_schema(Some(schema.clone()))
             .into_reader_with_file_handle(Cursor::new(chunk))
             .finish()
-            .map_err(|e| Error::input(&file.path, format!("rows from {first_row}: {e}")))?;
-        let rows = raw.height() as u64;
-        let df = canonical(raw, first_row).map_err(|e| Error::input(&file.path, e))?;
-        first_row += rows;
-        if !emit(df) {
+            .map_err(|e| {
+                Error::input(
+                    &file.path,
+                    format!("rows from {}: {e}", rows.first().unwrap_or(&next_row)),
+                )
+            })?;
+        if raw.height() != rows.len() {
+            let msg = format!(
+                "parsed {} rows where {} records were cut",
+                raw.height(),
+                rows.len()
+            );
+            return Err(Error::input(&file.path, msg));
+        }
+        let frame = canonical(raw, rows).map_err(|e| Error::input(&file.path, e))?;
+        if !emit(Batch { frame, unreadable }) {
             break;
         }
     }
     Ok(())
+}
+
+/// Numbers the records of a chunk and sets aside those whose field count differs from
+/// the header's (they cannot be parsed as a table row). Blank records are skipped.
+fn split_ragged(
+    chunk: Vec<u8>,
+    fields: usize,
+    next_row: &mut i64,
+) -> (Vec<u8>, Vec<i64>, Vec<Unreadable>) {
+    let mut rows = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut kept: Vec<std::ops::Range<usize>> = Vec::new();
+    for (range, count) in records(&chunk) {
+        if chunk[range.clone()].iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if count == fields {
+            rows.push(*next_row);
+            kept.push(range);
+        } else {
+            let message = format!("{count} fields where the header has {fields}");
+            unreadable.push(Unreadable {
+                row: *next_row,
+                message,
+            });
+        }
+        *next_row += 1;
+    }
+    if unreadable.is_empty() {
+        return (chunk, rows, unreadable);
+    }
+    let filtered = kept.into_iter().flat_map(|r| chunk[r].to_vec()).collect();
+    (filtered, rows, unreadable)
+}
+
+/// Each record's byte range (with its line end) and its field count, quote-aware.
+fn records(chunk: &[u8]) -> Vec<(std::ops::Range<usize>, usize)> {
+    let mut out = Vec::new();
+    let (mut start, mut fields, mut in_quotes) = (0, 1, false);
+    for (i, &b) in chunk.iter().enumerate() {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b',' if !in_quotes => fields += 1,
+            b'\n' if !in_quotes => {
+                out.push((start..i + 1, fields));
+                (start, fields) = (i + 1, 1);
+            }
+            _ => {}
+        }
+    }
+    if start < chunk.len() {
+        out.push((start..chunk.len(), fields));
+    }
+    out
 }
 
 fn header_names(header: &[u8]) -> std::result::Result<Vec<String>, String> {
@@ -286,6 +362,27 @@ mod tests {
         assert_eq!(chunks(text, 1).len(), 4);
         assert_eq!(chunks("a\n\n", 5), ["a\n\n"]);
         assert!(chunks("", 5).is_empty());
+    }
+
+    #[test]
+    fn ragged_records_are_set_aside_with_their_row_numbers() {
+        let chunk = b"a,b,c\n\n1,2\n\"x,y\",2,3\r\n4,5,6,7\n8,9,10".to_vec();
+        let mut next = 1;
+        let (kept, rows, bad) = split_ragged(chunk, 3, &mut next);
+        assert_eq!(
+            String::from_utf8(kept).unwrap(),
+            "a,b,c\n\"x,y\",2,3\r\n8,9,10"
+        );
+        assert_eq!(rows, [1, 3, 5]);
+        let bad: Vec<_> = bad.iter().map(|u| (u.row, u.message.as_str())).collect();
+        assert_eq!(
+            bad,
+            [
+                (2, "2 fields where the header has 3"),
+                (4, "4 fields where the header has 3")
+            ]
+        );
+        assert_eq!(next, 6);
     }
 
     #[test]

@@ -17,6 +17,7 @@ macro_rules! reasons {
 }
 
 reasons! {
+    BadRow => "bad_row",
     MissingValue => "missing_value",
     BadTimestamp => "bad_timestamp",
     BadQuantity => "bad_quantity",
