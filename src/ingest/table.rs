@@ -260,8 +260,8 @@ fn split_ragged(
 fn records(chunk: &[u8]) -> Vec<(std::ops::Range<usize>, usize)> {
     let mut out = Vec::new();
     let (mut start, mut fields, mut in_quotes) = (0, 1, false);
-    for (i, &b) in chunk.iter().enumerate() {
-        match b {
+    for i in memchr::memchr3_iter(b'"', b',', b'\n', chunk) {
+        match chunk[i] {
             b'"' => in_quotes = !in_quotes,
             b',' if !in_quotes => fields += 1,
             b'\n' if !in_quotes => {
@@ -311,20 +311,19 @@ impl RecordChunker {
         let mut scanned = 0;
         let mut count = 0;
         loop {
-            while scanned < self.carry.len() {
-                match self.carry[scanned] {
-                    b'"' => self.in_quotes = !self.in_quotes,
-                    b'\n' if !self.in_quotes => {
-                        count += 1;
-                        if count == records {
-                            let rest = self.carry.split_off(scanned + 1);
-                            return Ok(Some(std::mem::replace(&mut self.carry, rest)));
-                        }
+            for i in memchr::memchr2_iter(b'"', b'\n', &self.carry[scanned..]) {
+                let at = scanned + i;
+                if self.carry[at] == b'"' {
+                    self.in_quotes = !self.in_quotes;
+                } else if !self.in_quotes {
+                    count += 1;
+                    if count == records {
+                        let rest = self.carry.split_off(at + 1);
+                        return Ok(Some(std::mem::replace(&mut self.carry, rest)));
                     }
-                    _ => {}
                 }
-                scanned += 1;
             }
+            scanned = self.carry.len();
             if self.done {
                 let last = std::mem::take(&mut self.carry);
                 let blank = last.iter().all(|b| b.is_ascii_whitespace());
