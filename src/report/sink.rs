@@ -8,8 +8,9 @@ use super::table::{Schema, Table};
 use crate::error::{Error, Result};
 use polars::prelude::{ParquetCompression, ParquetWriter, StatisticsOptions};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 131_072;
@@ -91,7 +92,10 @@ impl TableSink for CsvSink {
 
 struct ParquetSink {
     path: PathBuf,
-    writer: polars::io::parquet::write::BatchedWriter<BufWriter<File>>,
+    writer: polars::io::parquet::write::BatchedWriter<SharedFile>,
+    /// The buffered file, shared with the writer so `finish` can flush it and see
+    /// the error (a flush on drop would lose a disk-full error).
+    file: SharedFile,
     pending: Table,
     rows: u64,
 }
@@ -100,7 +104,8 @@ impl ParquetSink {
     fn new(path: PathBuf, file: File, schema: &Schema) -> Result<ParquetSink> {
         let err = |e| Error::output(&path, e);
         let polars_schema = Table::polars_schema(schema).map_err(err)?;
-        let writer = ParquetWriter::new(BufWriter::new(file))
+        let file = SharedFile(Arc::new(Mutex::new(BufWriter::new(file))));
+        let writer = ParquetWriter::new(file.clone())
             .with_compression(ParquetCompression::Snappy)
             .with_statistics(StatisticsOptions::default())
             .batched(&polars_schema)
@@ -109,6 +114,7 @@ impl ParquetSink {
             pending: Table::new(schema),
             path,
             writer,
+            file,
             rows: 0,
         })
     }
@@ -140,6 +146,31 @@ impl TableSink for ParquetSink {
         self.writer
             .finish()
             .map_err(|e| Error::output(&self.path, e))?;
+        self.file
+            .flush()
+            .map_err(|e| Error::output(&self.path, e))?;
         Ok(self.rows)
+    }
+}
+
+/// A buffered file that several owners can write and flush.
+#[derive(Clone)]
+struct SharedFile(Arc<Mutex<BufWriter<File>>>);
+
+impl SharedFile {
+    fn lock(&self) -> std::io::Result<std::sync::MutexGuard<'_, BufWriter<File>>> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("report writer poisoned"))
+    }
+}
+
+impl Write for SharedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.lock()?.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.lock()?.flush()
     }
 }
