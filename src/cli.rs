@@ -58,6 +58,20 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
+    /// Only usage at or after this instant (RFC 3339 or YYYY-MM-DD); earlier rows are
+    /// counted as out of range.
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+
+    /// Only usage before this instant (exclusive); later rows are counted as out of range.
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+
+    /// CSV `arn,model_id` mapping application-inference-profile ARNs to the model they
+    /// invoke (unmapped ones are rejected as unknown_model).
+    #[arg(long, value_name = "FILE")]
+    pub profiles: Option<PathBuf>,
+
     /// Rows per batch read from a file (memory vs. overhead).
     #[arg(long, value_name = "N", default_value_t = 65_536)]
     pub batch_rows: usize,

@@ -7,6 +7,8 @@ use crate::error::{Error, Result};
 use crate::pricing::group::GroupKey;
 use crate::report::sink::Format;
 use crate::run::RunConfig;
+use crate::time::parse_instant;
+use std::collections::HashMap;
 use std::path::Path;
 
 pub fn run_config(args: RunArgs) -> Result<RunConfig> {
@@ -33,7 +35,61 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
         quiet: args.quiet,
         catalog: load_catalog(args.prices.as_deref())?,
         batch_rows: args.batch_rows,
+        window: (
+            instant(args.from.as_deref(), "--from")?,
+            instant(args.to.as_deref(), "--to")?,
+        ),
+        profiles: match args.profiles {
+            Some(path) => load_profiles(&path)?,
+            None => HashMap::new(),
+        },
     })
+}
+
+fn instant(value: Option<&str>, flag: &str) -> Result<Option<i64>> {
+    value
+        .map(|v| {
+            parse_instant(v).ok_or_else(|| {
+                Error::Usage(format!("{flag} \"{v}\" is not RFC 3339 or YYYY-MM-DD"))
+            })
+        })
+        .transpose()
+}
+
+/// `arn,model_id` rows; a header row is recognised by its `arn` column.
+fn load_profiles(path: &Path) -> Result<HashMap<String, String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .map_err(|e| Error::input(path, e))?;
+    let mut profiles = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| Error::input(path, e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let (arn, model) = (
+            record.get(0).unwrap_or("").trim(),
+            record.get(1).unwrap_or("").trim(),
+        );
+        if line == 1 && arn == "arn" {
+            continue;
+        }
+        if !arn.starts_with("arn:") || model.is_empty() {
+            return Err(Error::input(
+                path,
+                format!("line {line}: expected `arn,model_id`, found \"{arn}\", \"{model}\""),
+            ));
+        }
+        if profiles
+            .insert(arn.to_string(), model.to_string())
+            .is_some()
+        {
+            return Err(Error::input(
+                path,
+                format!("line {line}: {arn} is mapped twice"),
+            ));
+        }
+    }
+    Ok(profiles)
 }
 
 /// The catalog in `path`, or the embedded one.

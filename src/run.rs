@@ -7,13 +7,11 @@
 
 use crate::catalog::PriceCatalog;
 use crate::error::{Error, Result};
-use crate::ingest::table::{self, Batch};
-use crate::ingest::{self, InputFile};
+use crate::ingest::{self, Batch, InputFile, table};
 use crate::pricing::dedup::SeenIds;
 use crate::pricing::group::GroupKey;
 use crate::pricing::money::Money;
 use crate::pricing::rate::{RateContext, Rated, Reject, Tally, rate_slice};
-use crate::pricing::reasons::Reason;
 use crate::pricing::rows::UsageColumns;
 use crate::progress::Progress;
 use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
@@ -37,6 +35,10 @@ pub struct RunConfig {
     pub catalog: PriceCatalog,
     /// Rows per batch read from a file.
     pub batch_rows: usize,
+    /// `--from` (inclusive) / `--to` (exclusive), UTC microseconds.
+    pub window: (Option<i64>, Option<i64>),
+    /// Application-inference-profile ARN → model id.
+    pub profiles: HashMap<String, String>,
 }
 
 /// What a finished run tells its caller.
@@ -175,6 +177,8 @@ impl<'c> RunState<'c> {
             catalog: &self.cfg.catalog,
             group_by: &self.cfg.group_by,
             line_items: self.cfg.line_items,
+            window: self.cfg.window,
+            profiles: &self.cfg.profiles,
         };
         let rated: Vec<Rated> = slices(cols.len, self.cfg.threads)
             .into_par_iter()
@@ -186,8 +190,8 @@ impl<'c> RunState<'c> {
         let unreadable = batch.unreadable.iter().map(|u| Reject {
             source: source.clone(),
             row: u.row,
-            request_id: None,
-            reason: Reason::BadRow,
+            request_id: u.request_id.clone(),
+            reason: u.reason,
             message: u.message.clone(),
         });
         self.merge(Rated {
@@ -214,6 +218,8 @@ impl<'c> RunState<'c> {
 
     fn merge(&mut self, part: Rated) -> Result<()> {
         self.counts.priced += part.priced;
+        self.counts.not_billable += part.not_billable;
+        self.counts.out_of_range += part.out_of_range;
         self.counts.rejected += part.rejects.len() as u64;
         for r in &part.rejects {
             *self.by_reason.entry(r.reason.code()).or_default() += 1;

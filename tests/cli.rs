@@ -110,7 +110,7 @@ fn sample_prices_every_row_and_reconciles() {
     let m = manifest(dir.path());
     assert_eq!(
         m["rows"],
-        serde_json::json!({"read": 16, "priced": 15, "rejected": 0, "duplicate": 1})
+        serde_json::json!({"read": 16, "priced": 15, "rejected": 0, "duplicate": 1, "not_billable": 0, "out_of_range": 0})
     );
     assert_eq!(m["totals"]["USD"], "6.745134360000");
     let summary = read_csv(&dir.path().join("out/summary.csv"));
@@ -247,7 +247,7 @@ fn bad_rows_are_rejected_with_reasons_and_exit_1() {
     let m = manifest(dir.path());
     assert_eq!(
         m["rows"],
-        serde_json::json!({"read": 6, "priced": 1, "rejected": 4, "duplicate": 1})
+        serde_json::json!({"read": 6, "priced": 1, "rejected": 4, "duplicate": 1, "not_billable": 0, "out_of_range": 0})
     );
     assert_eq!(m["rejects_by_reason"]["no_price"], 1);
 }
@@ -284,7 +284,7 @@ fn ragged_csv_rows_are_rejected_not_fatal() {
     );
     assert_eq!(
         manifest(dir.path())["rows"],
-        serde_json::json!({"read": 3, "priced": 1, "rejected": 2, "duplicate": 0})
+        serde_json::json!({"read": 3, "priced": 1, "rejected": 2, "duplicate": 0, "not_billable": 0, "out_of_range": 0})
     );
 }
 

@@ -54,6 +54,7 @@ vocabulary! {
         Priority => "priority",
         Flex => "flex",
         LatencyOptimized => "latency_optimized",
+        Reserved => "reserved",
     }
 }
 

@@ -1,9 +1,27 @@
 //! Finding input files and reading them as batches of canonical usage columns.
 
+pub mod logs;
 pub mod table;
 
 use crate::error::{Error, Result};
+use crate::pricing::reasons::Reason;
+use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
+
+/// A batch of canonical rows, with the records of the same stretch of input that
+/// could not be read as rows at all (they become rejects).
+pub struct Batch {
+    pub frame: DataFrame,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// An input record that could not be read: its 1-based row (or line) number and why.
+pub struct Unreadable {
+    pub row: i64,
+    pub reason: Reason,
+    pub request_id: Option<String>,
+    pub message: String,
+}
 
 /// The formats billrun reads, by file name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,6 +29,8 @@ pub enum InputKind {
     Csv,
     CsvGz,
     Parquet,
+    /// Bedrock model-invocation log (JSON, maybe gzipped).
+    Log,
 }
 
 impl InputKind {
@@ -22,6 +42,11 @@ impl InputKind {
             Some(InputKind::Csv)
         } else if name.ends_with(".parquet") {
             Some(InputKind::Parquet)
+        } else if [".json", ".jsonl", ".json.gz", ".jsonl.gz", ".gz"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        {
+            Some(InputKind::Log)
         } else {
             None
         }
@@ -32,6 +57,7 @@ impl InputKind {
             InputKind::Csv => "csv",
             InputKind::CsvGz => "csv.gz",
             InputKind::Parquet => "parquet",
+            InputKind::Log => "log",
         }
     }
 }
@@ -46,15 +72,17 @@ pub struct InputFile {
 
 /// Every input file under the given paths, sorted by path so that the order (and so
 /// which duplicate wins) does not depend on argument order or directory listing order.
-/// Files of other kinds inside directories are skipped and returned; a file named
-/// explicitly must be of a known kind.
+/// Skipped and returned: files of other kinds inside directories (such as the
+/// `amazon-bedrock-logs-permission-check` object), and logs under a `data/` folder
+/// below a directory argument (Bedrock's large-body objects, not records). A file
+/// named explicitly must be of a known kind.
 pub fn discover(inputs: &[PathBuf]) -> Result<(Vec<InputFile>, Vec<PathBuf>)> {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| Error::input(input, e))?;
         if meta.is_dir() {
-            walk(input, &mut files, &mut skipped)?;
+            walk(input, false, &mut files, &mut skipped)?;
         } else {
             let kind = InputKind::of(input).ok_or_else(|| {
                 Error::Usage(format!(
@@ -75,14 +103,22 @@ pub fn discover(inputs: &[PathBuf]) -> Result<(Vec<InputFile>, Vec<PathBuf>)> {
     Ok((files, skipped))
 }
 
-fn walk(dir: &Path, files: &mut Vec<InputFile>, skipped: &mut Vec<PathBuf>) -> Result<()> {
+fn walk(
+    dir: &Path,
+    in_data: bool,
+    files: &mut Vec<InputFile>,
+    skipped: &mut Vec<PathBuf>,
+) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::input(dir, e))?;
     for entry in entries {
         let path = entry.map_err(|e| Error::input(dir, e))?.path();
         let meta = std::fs::metadata(&path).map_err(|e| Error::input(&path, e))?;
         if meta.is_dir() {
-            walk(&path, files, skipped)?;
-        } else if let Some(kind) = InputKind::of(&path) {
+            let data = in_data || path.file_name().is_some_and(|n| n == "data");
+            walk(&path, data, files, skipped)?;
+        } else if let Some(kind) =
+            InputKind::of(&path).filter(|k| !(in_data && *k == InputKind::Log))
+        {
             files.push(InputFile {
                 path,
                 kind,

@@ -7,26 +7,14 @@
 //! gzip streams through `MultiGzDecoder` (every member). A reader thread hands
 //! normalised batches over a bounded channel, so reading and rating overlap.
 
-use super::{InputFile, InputKind};
+use super::{Batch, InputFile, InputKind, Unreadable};
 use crate::error::{Error, Result};
+use crate::pricing::reasons::Reason;
 use crate::pricing::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
 use polars::prelude::*;
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read};
 use std::sync::mpsc::{SyncSender, sync_channel};
-
-/// A batch of canonical rows, with the rows of the same stretch of input that could
-/// not be parsed at all (they become `bad_row` rejects).
-pub struct Batch {
-    pub frame: DataFrame,
-    pub unreadable: Vec<Unreadable>,
-}
-
-/// An input row that could not be parsed: its 1-based row number and why.
-pub struct Unreadable {
-    pub row: i64,
-    pub message: String,
-}
 
 /// Columns a usage table must have.
 pub const REQUIRED: [&str; 3] = ["timestamp", "region", "model_id"];
@@ -67,6 +55,7 @@ fn produce(file: &InputFile, batch_rows: usize, send: &SyncSender<Result<Batch>>
             let gz = flate2::read::MultiGzDecoder::new(BufReader::new(open()?));
             csv_batches(file, BufReader::new(gz), batch_rows, &mut emit)
         }
+        InputKind::Log => super::logs::log_batches(file, batch_rows, &mut emit),
     };
     if let Err(e) = result {
         send.send(Err(e)).ok();
@@ -244,6 +233,8 @@ fn split_ragged(
             let message = format!("{count} fields where the header has {fields}");
             unreadable.push(Unreadable {
                 row: *next_row,
+                reason: Reason::BadRow,
+                request_id: None,
                 message,
             });
         }

@@ -21,6 +21,10 @@ pub struct RateContext<'a> {
     pub catalog: &'a PriceCatalog,
     pub group_by: &'a [GroupKey],
     pub line_items: bool,
+    /// `--from` (inclusive) and `--to` (exclusive): rows outside are counted, not priced.
+    pub window: (Option<i64>, Option<i64>),
+    /// Application-inference-profile ARN → model id (`--profiles`).
+    pub profiles: &'a HashMap<String, String>,
 }
 
 /// Summed usage of one (group, catalog row).
@@ -70,6 +74,8 @@ pub struct LineItem {
     pub currency: String,
     pub catalog_line: usize,
     pub tags: Option<String>,
+    /// Where the request ran, when Bedrock rerouted it (logs only).
+    pub inference_region: Option<String>,
 }
 
 /// The outcome of rating a slice.
@@ -79,9 +85,26 @@ pub struct Rated {
     pub rejects: Vec<Reject>,
     pub line_items: Vec<LineItem>,
     pub priced: u64,
+    /// Error records with no usage: counted, neither priced nor rejected.
+    pub not_billable: u64,
+    /// Rows whose timestamp is outside `--from`/`--to`.
+    pub out_of_range: u64,
 }
 
 type Failure = (Reason, String);
+
+/// What became of a row that was not rejected.
+enum Outcome {
+    Priced,
+    NotBillable,
+    OutOfRange,
+}
+
+/// A logged error with no usage at all (not a single non-zero meter) bills nothing.
+fn not_billable(cols: &UsageColumns, i: usize) -> bool {
+    cols.error_code[i].is_some_and(|e| !e.trim().is_empty())
+        && cols.meters.iter().all(|m| m.get(i) == Ok(0))
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct PriceKey {
@@ -120,7 +143,9 @@ pub fn rate_slice(
             continue;
         }
         match rater.rate_row(cols, i, source) {
-            Ok(()) => rater.out.priced += 1,
+            Ok(Outcome::Priced) => rater.out.priced += 1,
+            Ok(Outcome::NotBillable) => rater.out.not_billable += 1,
+            Ok(Outcome::OutOfRange) => rater.out.out_of_range += 1,
             Err((reason, message)) => rater.out.rejects.push(Reject {
                 source: source.clone(),
                 row: cols.row[i].unwrap_or(0),
@@ -168,8 +193,15 @@ impl<'c> SliceRater<'c> {
         cols: &UsageColumns,
         i: usize,
         source: &Arc<str>,
-    ) -> Result<(), Failure> {
+    ) -> Result<Outcome, Failure> {
+        if not_billable(cols, i) {
+            return Ok(Outcome::NotBillable);
+        }
         let row = validate(cols, i, self.ctx.group_by)?;
+        let (from, to) = self.ctx.window;
+        if from.is_some_and(|f| row.at < f) || to.is_some_and(|t| row.at >= t) {
+            return Ok(Outcome::OutOfRange);
+        }
         let raw_model = cols.model_id[i]
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -207,14 +239,15 @@ impl<'c> SliceRater<'c> {
                 }
             }
         }
-        Ok(())
+        Ok(Outcome::Priced)
     }
 
     fn resolve(&mut self, raw: &str) -> Result<(u32, Scope), Failure> {
         if let Some(r) = self.resolved.get(raw) {
             return r.clone();
         }
-        let r = match resolve_model_id(raw) {
+        let mapped = self.ctx.profiles.get(raw).map(String::as_str);
+        let r = match resolve_model_id(mapped.unwrap_or(raw)) {
             Ok(m) if self.ctx.catalog.knows_model(&m.model_id) => {
                 Ok((self.models.code(&m.model_id), m.scope))
             }
@@ -228,7 +261,7 @@ impl<'c> SliceRater<'c> {
             Err(Unresolved::ApplicationProfile) => Err((
                 Reason::UnknownModel,
                 format!(
-                    "\"{raw}\" is an application inference profile: its model is unknown without a mapping"
+                    "\"{raw}\" is an application inference profile: map it to a model with --profiles"
                 ),
             )),
             Err(Unresolved::UnsupportedArn) => Err((
@@ -371,6 +404,7 @@ impl<'c> SliceRater<'c> {
             currency: price.currency.clone(),
             catalog_line: price.line,
             tags: owned(&cols.tags),
+            inference_region: owned(&cols.inference_region),
         }
     }
 

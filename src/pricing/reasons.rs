@@ -18,6 +18,11 @@ macro_rules! reasons {
 
 reasons! {
     BadRow => "bad_row",
+    BadJson => "bad_json",
+    BadRecord => "bad_record",
+    UnsupportedSchema => "unsupported_schema",
+    MissingBody => "missing_body",
+    CorruptFile => "corrupt_file",
     MissingValue => "missing_value",
     BadTimestamp => "bad_timestamp",
     BadQuantity => "bad_quantity",

@@ -18,7 +18,9 @@ pub const METER_COLUMNS: [&str; 5] = [
     "images",
 ];
 /// Text columns of the canonical table.
-pub const TEXT_COLUMNS: [&str; 10] = [
+pub const TEXT_COLUMNS: [&str; 12] = [
+    "inference_region",
+    "error_code",
     "region",
     "model_id",
     "mode",
@@ -116,6 +118,8 @@ pub struct UsageColumns<'a> {
     pub principal: Vec<Option<&'a str>>,
     pub image_quality: Vec<Option<&'a str>>,
     pub tags: Vec<Option<&'a str>>,
+    pub inference_region: Vec<Option<&'a str>>,
+    pub error_code: Vec<Option<&'a str>>,
     pub meters: [Counts<'a>; 5],
     pub image_width: Counts<'a>,
     pub image_height: Counts<'a>,
@@ -147,6 +151,8 @@ impl<'a> UsageColumns<'a> {
             principal: text("principal")?,
             image_quality: text("image_quality")?,
             tags: text("tags")?,
+            inference_region: text("inference_region")?,
+            error_code: text("error_code")?,
             meters: [
                 counts(m0)?,
                 counts(m1)?,

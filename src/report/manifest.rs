@@ -43,13 +43,15 @@ pub struct InputInfo {
     pub rows: u64,
 }
 
-/// `read = priced + rejected + duplicate`, always.
+/// `read = priced + rejected + duplicate + not_billable + out_of_range`, always.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RowCounts {
     pub read: u64,
     pub priced: u64,
     pub rejected: u64,
     pub duplicate: u64,
+    pub not_billable: u64,
+    pub out_of_range: u64,
 }
 
 #[derive(Debug, Default, Serialize)]

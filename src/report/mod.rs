@@ -115,6 +115,7 @@ pub fn line_item_schema() -> Schema {
         ("currency", Text),
         ("catalog_line", Int),
         ("tags", Text),
+        ("inference_region", Text),
     ]
     .into_iter()
     .map(|(n, k)| (n.to_string(), k))
@@ -146,6 +147,7 @@ pub fn line_item_table(items: &[LineItem]) -> Table {
         text(&|i| Some(i.currency.clone())),
         int(&|i| i.catalog_line as i64),
         text(&|i| i.tags.clone()),
+        text(&|i| i.inference_region.clone()),
     ];
     Table {
         names: line_item_schema().into_iter().map(|(n, _)| n).collect(),

@@ -51,6 +51,8 @@ fn columns(rows: &[Row]) -> UsageColumns<'_> {
         principal: vec![None; rows.len()],
         image_quality: text(&|r| r.size.2),
         tags: text(&|r| r.tags),
+        inference_region: vec![None; rows.len()],
+        error_code: vec![None; rows.len()],
         meters: [meter(0), meter(1), meter(2), meter(3), meter(4)],
         image_width: Counts::Text(text(&|r| r.size.0)),
         image_height: Counts::Text(text(&|r| r.size.1)),
@@ -64,10 +66,13 @@ fn rate(rows: &[Row], range: Range<usize>) -> Rated {
         GroupKey::Tag("team".into()),
         GroupKey::Day,
     ];
+    let profiles = HashMap::new();
     let ctx = RateContext {
         catalog: &catalog,
         group_by: &group_by,
         line_items: true,
+        window: (None, None),
+        profiles: &profiles,
     };
     let cols = columns(rows);
     rate_slice(
@@ -223,12 +228,20 @@ fn every_reject_reason_has_its_row() {
         assert!(message.contains(text), "{message:?} lacks {text:?}");
         seen.push(got);
     }
-    for reason in Reason::ALL
-        .iter()
-        .filter(|r| !matches!(r, Reason::Overflow | Reason::BadRow))
-    {
-        // overflow has its own test below (it needs absurd prices); bad_row comes from
-        // the reader, not the kernel, and is tested on the binary.
+    for reason in Reason::ALL.iter().filter(|r| {
+        !matches!(
+            r,
+            Reason::Overflow
+                | Reason::BadRow
+                | Reason::BadJson
+                | Reason::BadRecord
+                | Reason::UnsupportedSchema
+                | Reason::MissingBody
+                | Reason::CorruptFile
+        )
+    }) {
+        // overflow has its own test below (it needs absurd prices); the others come
+        // from the readers, not the kernel, and are tested there.
 
         assert!(seen.contains(reason), "no test row for {}", reason.code());
     }
@@ -338,10 +351,13 @@ fn a_cost_beyond_decimal_38_12_is_rejected_as_overflow() {
         "model_id,region,mode,usage_type,price,per\nm,*,on_demand,input_tokens,100000000000000000000,1\n",
     )
     .unwrap();
+    let profiles = HashMap::new();
     let ctx = RateContext {
         catalog: &catalog,
         group_by: &[],
         line_items: false,
+        window: (None, None),
+        profiles: &profiles,
     };
     let rows = [row("m", "10000000", "")];
     let rated = rate_slice(&ctx, &columns(&rows), &[false], 0..1, &Arc::from("t.csv"));

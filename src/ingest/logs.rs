@@ -1,0 +1,459 @@
+//! Bedrock model-invocation logs: JSON records as AWS delivers them to S3 or exports
+//! them from CloudWatch, mapped to canonical usage rows.
+//!
+//! gzip is detected by content (every member is read; a truncated or corrupt stream
+//! keeps the records before the damage and adds a `corrupt_file` reject). A file is
+//! JSON lines (S3 delivery), CloudWatch export lines (`<timestamp> {json}`), one
+//! pretty-printed object, or a JSON array of records. Lines are parsed in parallel
+//! into typed structs that skip everything billrun does not need (request and
+//! response bodies are read only for the fields that price a request).
+
+use super::{Batch, InputFile, Unreadable};
+use crate::error::{Error, Result};
+use crate::pricing::reasons::Reason;
+use crate::pricing::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
+use polars::prelude::*;
+use rayon::prelude::*;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+
+/// Log schema major version billrun understands.
+const SCHEMA_MAJOR: &str = "1";
+
+/// Reads a log file in batches of about `batch_rows` records.
+pub fn log_batches(
+    file: &InputFile,
+    batch_rows: usize,
+    emit: &mut dyn FnMut(Batch) -> bool,
+) -> Result<()> {
+    let f = std::fs::File::open(&file.path).map_err(|e| Error::input(&file.path, e))?;
+    let mut plain = BufReader::with_capacity(1 << 20, f);
+    let is_gzip = plain
+        .fill_buf()
+        .map_err(|e| Error::input(&file.path, e))?
+        .starts_with(&[0x1f, 0x8b]);
+    let input: Box<dyn BufRead> = match is_gzip {
+        true => Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(plain),
+        )),
+        false => Box::new(plain),
+    };
+    read_records(input, batch_rows, emit);
+    Ok(())
+}
+
+/// Splits the input into numbered records and hands them on in batches. Never fails:
+/// what cannot be read becomes a reject.
+pub fn read_records(
+    mut input: impl BufRead,
+    batch_rows: usize,
+    emit: &mut dyn FnMut(Batch) -> bool,
+) {
+    let mut pending: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut trailing: Vec<Unreadable> = Vec::new();
+    let mut line_no = 0i64;
+    let mut first = true;
+    loop {
+        let mut line = Vec::new();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                trailing.push(unreadable(line_no + 1, Reason::CorruptFile, format!(
+                    "input is truncated or corrupt after line {line_no}: {e}; records before it are kept"
+                )));
+                break;
+            }
+        }
+        line_no += 1;
+        if first && !line.iter().all(u8::is_ascii_whitespace) {
+            first = false;
+            if starts_document(&line) {
+                let mut rest = line;
+                if let Err(e) = input.read_to_end(&mut rest) {
+                    trailing.push(unreadable(
+                        line_no,
+                        Reason::CorruptFile,
+                        format!("input is truncated or corrupt: {e}"),
+                    ));
+                }
+                let (records, problems) = split_document(&rest, line_no);
+                pending.extend(records);
+                trailing.extend(problems);
+                break;
+            }
+        }
+        pending.push((line_no, line));
+        if pending.len() >= batch_rows
+            && !emit(parse_batch(std::mem::take(&mut pending), Vec::new()))
+        {
+            return;
+        }
+    }
+    if !pending.is_empty() || !trailing.is_empty() {
+        emit(parse_batch(pending, trailing));
+    }
+}
+
+fn unreadable(row: i64, reason: Reason, message: String) -> Unreadable {
+    Unreadable {
+        row,
+        reason,
+        request_id: None,
+        message,
+    }
+}
+
+/// A first line that opens a JSON array, or an object that does not close on it
+/// (a pretty-printed record), means the whole file is one JSON document.
+fn starts_document(line: &[u8]) -> bool {
+    let text = line.trim_ascii();
+    text.starts_with(b"[")
+        || (text.starts_with(b"{")
+            && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_err_and(|e| e.is_eof()))
+}
+
+/// A whole-file document → one record per array element or top-level object, numbered
+/// by the line it starts on.
+fn split_document(text: &[u8], first_line: i64) -> (Vec<(i64, Vec<u8>)>, Vec<Unreadable>) {
+    let line_at =
+        |offset: usize| first_line + text[..offset].iter().filter(|b| **b == b'\n').count() as i64;
+    let trimmed = text.trim_ascii_start();
+    let skipped = text.len() - trimmed.len();
+    if trimmed.starts_with(b"[") {
+        return match serde_json::from_slice::<Vec<serde_json::Value>>(trimmed) {
+            Ok(items) => (
+                items
+                    .iter()
+                    .map(|v| (first_line, v.to_string().into_bytes()))
+                    .collect(),
+                Vec::new(),
+            ),
+            Err(e) => (
+                Vec::new(),
+                vec![unreadable(
+                    first_line,
+                    Reason::BadJson,
+                    format!("JSON array is not valid: {e}"),
+                )],
+            ),
+        };
+    }
+    let mut records = Vec::new();
+    let mut stream = serde_json::Deserializer::from_slice(trimmed).into_iter::<serde_json::Value>();
+    loop {
+        let start = skipped + stream.byte_offset();
+        match stream.next() {
+            None => return (records, Vec::new()),
+            Some(Ok(value)) => records.push((line_at(start), value.to_string().into_bytes())),
+            Some(Err(e)) => {
+                let message =
+                    format!("not valid JSON from here on ({e}); the rest of the file is not read");
+                return (
+                    records,
+                    vec![unreadable(line_at(start), Reason::BadJson, message)],
+                );
+            }
+        }
+    }
+}
+
+/// Parses numbered records (in parallel) into a canonical batch.
+fn parse_batch(lines: Vec<(i64, Vec<u8>)>, trailing: Vec<Unreadable>) -> Batch {
+    let parsed: Vec<Option<Result<Row, Unreadable>>> = lines
+        .par_iter()
+        .map(|(n, line)| parse_line(*n, line))
+        .collect();
+    let mut rows = Vec::with_capacity(parsed.len());
+    let mut unreadable = Vec::new();
+    for outcome in parsed.into_iter().flatten() {
+        match outcome {
+            Ok(row) => rows.push(row),
+            Err(u) => unreadable.push(u),
+        }
+    }
+    unreadable.extend(trailing);
+    Batch {
+        frame: frame(&rows),
+        unreadable,
+    }
+}
+
+/// One line: `None` if blank, else a row or why it is not one.
+fn parse_line(line_no: i64, line: &[u8]) -> Option<Result<Row, Unreadable>> {
+    let text = strip_cloudwatch_prefix(line.trim_ascii());
+    if text.is_empty() {
+        return None;
+    }
+    let bad = |reason, message: String| Err(unreadable(line_no, reason, message));
+    Some(match serde_json::from_slice::<Record>(text) {
+        Ok(record) => record
+            .into_row(line_no)
+            .map_err(|(reason, message, request_id)| Unreadable {
+                row: line_no,
+                reason,
+                request_id,
+                message,
+            }),
+        Err(e) if e.is_data() => bad(
+            Reason::BadRecord,
+            format!("record does not fit the log schema: {e}"),
+        ),
+        Err(e) => bad(Reason::BadJson, format!("not JSON: {e}")),
+    })
+}
+
+/// CloudWatch Logs exports write `<timestamp> <event>`: keep the event.
+fn strip_cloudwatch_prefix(line: &[u8]) -> &[u8] {
+    if line.first().is_some_and(u8::is_ascii_digit)
+        && let Some(at) = line.windows(2).position(|w| w == b" {")
+    {
+        return &line[at + 1..];
+    }
+    line
+}
+
+/// A canonical usage row from one log record.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Row {
+    line: i64,
+    text: [Option<String>; 12],
+    ints: [Option<i64>; 7],
+}
+
+/// Builds a frame with exactly the canonical columns and dtypes.
+fn frame(rows: &[Row]) -> DataFrame {
+    let mut columns = vec![Column::new(
+        ROW_COLUMN.into(),
+        rows.iter().map(|r| r.line).collect::<Vec<_>>(),
+    )];
+    for (c, name) in TEXT_COLUMNS.iter().enumerate() {
+        let values: Vec<Option<&str>> = rows.iter().map(|r| r.text[c].as_deref()).collect();
+        columns.push(Column::new((*name).into(), values));
+    }
+    for (c, name) in INT_COLUMNS.iter().enumerate() {
+        let values: Vec<Option<i64>> = rows.iter().map(|r| r.ints[c]).collect();
+        columns.push(Column::new((*name).into(), values));
+    }
+    DataFrame::new(rows.len(), columns).expect("columns of equal length and distinct names")
+}
+
+// --- The log record, as far as pricing needs it -------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Record {
+    schema_type: Option<String>,
+    schema_version: Option<String>,
+    timestamp: Option<String>,
+    account_id: Option<String>,
+    region: Option<String>,
+    inference_region: Option<String>,
+    request_id: Option<String>,
+    model_id: Option<String>,
+    identity: Option<Identity>,
+    request_metadata: Option<BTreeMap<String, String>>,
+    input: Option<Input>,
+    output: Option<Output>,
+    error_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Identity {
+    arn: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Input {
+    input_token_count: Option<i64>,
+    cache_read_input_token_count: Option<i64>,
+    cache_write_input_token_count: Option<i64>,
+    input_body_json: Option<Body>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Output {
+    output_token_count: Option<i64>,
+}
+
+/// The request body fields that change a price; everything else is skipped unread.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Body {
+    service_tier: Option<TierValue>,
+    #[serde(rename = "service_tier")]
+    service_tier_snake: Option<TierValue>,
+    performance_config: Option<PerformanceConfig>,
+    image_generation_config: Option<ImageGenerationConfig>,
+    samples: Option<i64>,
+    steps: Option<i64>,
+    width: Option<i64>,
+    height: Option<i64>,
+}
+
+/// `"priority"` or `{"type": "priority"}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TierValue {
+    Name(String),
+    Object {
+        #[serde(rename = "type")]
+        kind: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct PerformanceConfig {
+    latency: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImageGenerationConfig {
+    number_of_images: Option<i64>,
+    width: Option<i64>,
+    height: Option<i64>,
+    quality: Option<String>,
+}
+
+type Refusal = (Reason, String, Option<String>);
+
+/// Image model families and how their requests say what they generate.
+enum ImageFamily {
+    /// Titan Image Generator, Nova Canvas: `imageGenerationConfig`.
+    TitanLike,
+    /// SDXL: `samples`, `steps` (> 50 is premium), `width`, `height`.
+    Sdxl,
+    /// SD3.5 Large, Stable Image Core/Ultra: one image per request.
+    OnePerRequest,
+}
+
+fn image_family(model_id: &str) -> Option<ImageFamily> {
+    if model_id.contains("titan-image-generator") || model_id.contains("nova-canvas") {
+        Some(ImageFamily::TitanLike)
+    } else if model_id.contains("stable-diffusion-xl") {
+        Some(ImageFamily::Sdxl)
+    } else if model_id.contains("stability.sd3") || model_id.contains("stability.stable-image") {
+        Some(ImageFamily::OnePerRequest)
+    } else {
+        None
+    }
+}
+
+/// Default image size when a request does not say (the models' documented default).
+const DEFAULT_SIDE: i64 = 1024;
+
+impl Record {
+    fn into_row(self, line: i64) -> Result<Row, Refusal> {
+        let request_id = self.request_id.clone();
+        let refuse = |reason, message: String| (reason, message, request_id.clone());
+        match self.schema_type.as_deref() {
+            Some("ModelInvocationLog") => {}
+            other => {
+                return Err(refuse(
+                    Reason::UnsupportedSchema,
+                    format!("schemaType {other:?} is not \"ModelInvocationLog\""),
+                ));
+            }
+        }
+        let version = self.schema_version.as_deref().unwrap_or("");
+        if version.split('.').next() != Some(SCHEMA_MAJOR) {
+            return Err(refuse(
+                Reason::UnsupportedSchema,
+                format!("schemaVersion \"{version}\" is not 1.x"),
+            ));
+        }
+        let (input, output) = (self.input, self.output);
+        let body = input.as_ref().and_then(|i| i.input_body_json.as_ref());
+        let model = self.model_id.clone().unwrap_or_default();
+        let mut ints = [None; 7];
+        ints[0] = input.as_ref().and_then(|i| i.input_token_count);
+        ints[1] = output.as_ref().and_then(|o| o.output_token_count);
+        ints[2] = input.as_ref().and_then(|i| i.cache_read_input_token_count);
+        ints[3] = input.as_ref().and_then(|i| i.cache_write_input_token_count);
+        let mut quality = None;
+        if let Some(family) = image_family(&model).filter(|_| self.error_code.is_none()) {
+            let body = body.ok_or_else(|| {
+                refuse(Reason::MissingBody, format!("image request to {model} has no request body (large bodies go to data/): its images cannot be counted"))
+            })?;
+            let (images, width, height, q) = images_of(&family, body);
+            (ints[4], ints[5], ints[6], quality) =
+                (Some(images), Some(width), Some(height), Some(q));
+        }
+        let tags = self
+            .request_metadata
+            .filter(|m| !m.is_empty())
+            .map(|m| serde_json::to_string(&m).unwrap_or_default());
+        let text = [
+            self.inference_region,
+            self.error_code,
+            self.region,
+            self.model_id,
+            Some("on_demand".to_string()),
+            body.and_then(service_tier),
+            self.request_id,
+            self.account_id,
+            self.identity.and_then(|i| i.arn),
+            quality,
+            tags,
+            self.timestamp,
+        ];
+        Ok(Row { line, text, ints })
+    }
+}
+
+/// (images, width, height, quality) of an image request.
+fn images_of(family: &ImageFamily, body: &Body) -> (i64, i64, i64, String) {
+    match family {
+        ImageFamily::TitanLike => {
+            let c = body.image_generation_config.as_ref();
+            (
+                c.and_then(|c| c.number_of_images).unwrap_or(1),
+                c.and_then(|c| c.width).unwrap_or(DEFAULT_SIDE),
+                c.and_then(|c| c.height).unwrap_or(DEFAULT_SIDE),
+                c.and_then(|c| c.quality.clone())
+                    .unwrap_or_else(|| "standard".into()),
+            )
+        }
+        ImageFamily::Sdxl => (
+            body.samples.unwrap_or(1),
+            body.width.unwrap_or(DEFAULT_SIDE),
+            body.height.unwrap_or(DEFAULT_SIDE),
+            if body.steps.unwrap_or(30) > 50 {
+                "premium"
+            } else {
+                "standard"
+            }
+            .into(),
+        ),
+        ImageFamily::OnePerRequest => (1, DEFAULT_SIDE, DEFAULT_SIDE, "standard".into()),
+    }
+}
+
+/// The tier the request asked for: `serviceTier`/`service_tier`, or latency-optimized.
+fn service_tier(body: &Body) -> Option<String> {
+    let named = body
+        .service_tier
+        .as_ref()
+        .or(body.service_tier_snake.as_ref())
+        .map(|t| match t {
+            TierValue::Name(n) => n.clone(),
+            TierValue::Object { kind } => kind.clone(),
+        });
+    let optimized = body
+        .performance_config
+        .as_ref()
+        .and_then(|p| p.latency.as_deref())
+        == Some("optimized");
+    match named.as_deref() {
+        None | Some("default" | "standard") if optimized => Some("latency_optimized".into()),
+        _ => named,
+    }
+}
+
+#[cfg(test)]
+mod tests;
