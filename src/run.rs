@@ -12,6 +12,7 @@ use crate::pricing::dedup::SeenIds;
 use crate::pricing::group::GroupKey;
 use crate::pricing::money::Money;
 use crate::pricing::rate::{RateContext, Rated, Reject, Tally, rate_slice};
+use crate::pricing::reasons::Reason;
 use crate::pricing::rows::UsageColumns;
 use crate::progress::Progress;
 use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
@@ -56,13 +57,14 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
     let mut inputs = Vec::new();
     for file in &files {
-        let rows = state.read_file(file, &progress)?;
+        let (rows, problem) = state.read_file(file, &progress)?;
         progress.file_done(file.bytes);
         inputs.push(InputInfo {
             path: file.path.display().to_string(),
             kind: file.kind.as_str().into(),
             bytes: file.bytes,
             rows,
+            problem,
         });
     }
     progress.finish();
@@ -157,17 +159,27 @@ impl<'c> RunState<'c> {
         })
     }
 
-    /// Reads and rates one file; returns its row count.
-    fn read_file(&mut self, file: &InputFile, progress: &Progress) -> Result<u64> {
+    /// Reads and rates one file: its row count, and what damaged it, if anything.
+    fn read_file(
+        &mut self,
+        file: &InputFile,
+        progress: &Progress,
+    ) -> Result<(u64, Option<String>)> {
         let source: Arc<str> = Arc::from(file.path.display().to_string());
         let mut rows = 0;
+        let mut problem = None;
         table::read_batches(file, self.cfg.batch_rows, |batch| {
+            let damage = batch
+                .unreadable
+                .iter()
+                .find(|u| u.reason == Reason::CorruptFile);
+            problem = problem.take().or_else(|| damage.map(|u| u.message.clone()));
             let n = self.rate_batch(&batch, &source, &file.path)?;
             rows += n;
             progress.add_rows(n);
             Ok(())
         })?;
-        Ok(rows)
+        Ok((rows, problem))
     }
 
     fn rate_batch(&mut self, batch: &Batch, source: &Arc<str>, path: &Path) -> Result<u64> {

@@ -144,7 +144,13 @@ fn split_document(text: &[u8], first_line: i64) -> (Vec<(i64, Vec<u8>)>, Vec<Unr
     let mut records = Vec::new();
     let mut stream = serde_json::Deserializer::from_slice(trimmed).into_iter::<serde_json::Value>();
     loop {
-        let start = skipped + stream.byte_offset();
+        // The next value starts after the whitespace that follows the previous one.
+        let after = skipped + stream.byte_offset();
+        let start = after
+            + text[after..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
         match stream.next() {
             None => return (records, Vec::new()),
             Some(Ok(value)) => records.push((line_at(start), value.to_string().into_bytes())),
@@ -354,9 +360,10 @@ impl Record {
         match self.schema_type.as_deref() {
             Some("ModelInvocationLog") => {}
             other => {
+                let found = other.map_or("missing".to_string(), |t| format!("\"{t}\""));
                 return Err(refuse(
                     Reason::UnsupportedSchema,
-                    format!("schemaType {other:?} is not \"ModelInvocationLog\""),
+                    format!("schemaType is {found}, not \"ModelInvocationLog\""),
                 ));
             }
         }

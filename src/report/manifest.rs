@@ -41,6 +41,9 @@ pub struct InputInfo {
     pub kind: String,
     pub bytes: u64,
     pub rows: u64,
+    /// Set when the file is damaged (truncated or corrupt): the rows before it were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// `read = priced + rejected + duplicate + not_billable + out_of_range`, always.

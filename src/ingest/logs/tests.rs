@@ -1,14 +1,201 @@
 use super::*;
+use crate::catalog::PriceCatalog;
+use crate::pricing::rate::{RateContext, rate_slice};
+use crate::pricing::rows::UsageColumns;
+use proptest::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-pub fn read_all(text: &[u8], batch_rows: usize) -> (Vec<Batch>, usize) {
+fn read_all(text: &[u8], batch_rows: usize) -> Vec<Batch> {
     let mut batches = Vec::new();
     read_records(text, batch_rows, &mut |b| {
         batches.push(b);
         true
     });
-    let rows = batches
+    batches
+}
+
+/// Rows and rejects of every batch, and what the kernel made of the rows:
+/// (rows read, priced + rejected + not billable + out of range).
+fn account(batches: &[Batch]) -> (usize, u64) {
+    let catalog = PriceCatalog::embedded().unwrap();
+    let profiles = HashMap::new();
+    let ctx = RateContext {
+        catalog: &catalog,
+        group_by: &[],
+        line_items: false,
+        window: (None, None),
+        profiles: &profiles,
+    };
+    let mut read = 0;
+    let mut outcomes = 0;
+    for b in batches {
+        let cols = UsageColumns::from_frame(&b.frame).unwrap();
+        let rated = rate_slice(
+            &ctx,
+            &cols,
+            &vec![false; cols.len],
+            0..cols.len,
+            &Arc::from("t"),
+        );
+        read += cols.len + b.unreadable.len();
+        outcomes += rated.priced
+            + rated.rejects.len() as u64
+            + rated.not_billable
+            + rated.out_of_range
+            + b.unreadable.len() as u64;
+    }
+    (read, outcomes)
+}
+
+const RECORD: &str = r#"{"schemaType":"ModelInvocationLog","schemaVersion":"1.0","timestamp":"2025-11-01T08:00:00Z","accountId":"111122223333","region":"us-east-1","requestId":"r-1","operation":"Converse","modelId":"us.amazon.nova-pro-v1:0","identity":{"arn":"arn:aws:iam::111122223333:user/dev"},"requestMetadata":{"team":"a"},"input":{"inputBodyJson":{"serviceTier":"priority","messages":[{"text":"hi"}]},"inputTokenCount":10,"cacheReadInputTokenCount":0},"output":{"outputBodyJson":{"x":[1,2,3]},"outputTokenCount":5}}"#;
+
+fn text_of(batch: &Batch, column: &str) -> Vec<Option<String>> {
+    let c = batch.frame.column(column).unwrap().str().unwrap();
+    c.iter().map(|v| v.map(str::to_string)).collect()
+}
+
+#[test]
+fn a_record_maps_to_canonical_columns() {
+    let batches = read_all(format!("{RECORD}\n").as_bytes(), 100);
+    let b = &batches[0];
+    assert_eq!(b.frame.height(), 1);
+    assert_eq!(text_of(b, "service_tier"), [Some("priority".into())]);
+    assert_eq!(
+        text_of(b, "model_id"),
+        [Some("us.amazon.nova-pro-v1:0".into())]
+    );
+    assert_eq!(
+        text_of(b, "principal"),
+        [Some("arn:aws:iam::111122223333:user/dev".into())]
+    );
+    assert_eq!(text_of(b, "tags"), [Some(r#"{"team":"a"}"#.into())]);
+    let input: Vec<Option<i64>> = b
+        .frame
+        .column("input_tokens")
+        .unwrap()
+        .i64()
+        .unwrap()
         .iter()
-        .map(|b| b.frame.height() + b.unreadable.len())
-        .sum();
-    (batches, rows)
+        .collect();
+    assert_eq!(input, [Some(10)]);
+}
+
+#[test]
+fn tiers_come_from_the_body_in_every_spelling() {
+    let tier = |body: &str| service_tier(&serde_json::from_str::<Body>(body).unwrap());
+    assert_eq!(tier(r#"{"serviceTier":"flex"}"#).as_deref(), Some("flex"));
+    assert_eq!(
+        tier(r#"{"serviceTier":{"type":"priority"}}"#).as_deref(),
+        Some("priority")
+    );
+    assert_eq!(
+        tier(r#"{"service_tier":"default"}"#).as_deref(),
+        Some("default")
+    );
+    assert_eq!(
+        tier(r#"{"performanceConfig":{"latency":"optimized"}}"#).as_deref(),
+        Some("latency_optimized")
+    );
+    assert_eq!(
+        tier(r#"{"performanceConfig":{"latency":"standard"}}"#),
+        None
+    );
+    assert_eq!(tier(r#"{"messages":[]}"#), None);
+}
+
+#[test]
+fn image_requests_default_as_documented() {
+    let body = |b: &str| serde_json::from_str::<Body>(b).unwrap();
+    assert_eq!(
+        images_of(&ImageFamily::TitanLike, &body("{}")),
+        (1, 1024, 1024, "standard".into())
+    );
+    let titan = body(
+        r#"{"imageGenerationConfig":{"numberOfImages":3,"width":512,"height":768,"quality":"premium"}}"#,
+    );
+    assert_eq!(
+        images_of(&ImageFamily::TitanLike, &titan),
+        (3, 512, 768, "premium".into())
+    );
+    assert_eq!(
+        images_of(&ImageFamily::Sdxl, &body(r#"{"steps":50}"#)).3,
+        "standard"
+    );
+    assert_eq!(
+        images_of(&ImageFamily::Sdxl, &body(r#"{"steps":51,"samples":2}"#)),
+        (2, 1024, 1024, "premium".into())
+    );
+    assert_eq!(images_of(&ImageFamily::OnePerRequest, &body("{}")).0, 1);
+}
+
+#[test]
+fn cloudwatch_prefix_is_stripped_only_before_an_object() {
+    assert_eq!(
+        strip_cloudwatch_prefix(b"2025-11-01T08:00:00.123Z {\"a\":1}"),
+        b"{\"a\":1}"
+    );
+    assert_eq!(strip_cloudwatch_prefix(b"{\"a\":1}"), b"{\"a\":1}");
+    assert_eq!(strip_cloudwatch_prefix(b"12 apples"), b"12 apples");
+}
+
+#[test]
+fn pretty_printed_records_are_numbered_by_their_first_line() {
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(RECORD).unwrap())
+            .unwrap();
+    let text = format!("{pretty}\n{pretty}\n");
+    let batches = read_all(text.as_bytes(), 100);
+    let rows: Vec<Option<i64>> = batches[0]
+        .frame
+        .column(ROW_COLUMN)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .collect();
+    let second = 1 + pretty.lines().count() as i64;
+    assert_eq!(rows, [Some(1), Some(second)]);
+}
+
+/// Mutates bytes of real records without touching line ends.
+fn mutated_lines() -> impl Strategy<Value = Vec<u8>> {
+    let line =
+        (any::<prop::sample::Index>(), any::<u8>(), 0usize..4).prop_map(|(at, byte, edits)| {
+            let mut l = RECORD.as_bytes().to_vec();
+            for k in 0..edits {
+                let i = (at.index(l.len()) + k * 31) % l.len();
+                l[i] = if byte == b'\n' { b' ' } else { byte };
+            }
+            l
+        });
+    prop::collection::vec(line, 1..30).prop_map(|lines| {
+        // The first line stays intact so the file reads as JSON lines.
+        let mut out = format!("{RECORD}\n").into_bytes();
+        for l in lines {
+            out.extend(l);
+            out.push(b'\n');
+        }
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
+        let batches = read_all(&bytes, 7);
+        let (read, outcomes) = account(&batches);
+        prop_assert_eq!(read as u64, outcomes);
+    }
+
+    #[test]
+    fn every_mutated_line_is_a_row_or_a_reject(text in mutated_lines(), batch in 1usize..10) {
+        let lines = text.split(|b| *b == b'\n').filter(|l| !l.trim_ascii().is_empty()).count();
+        let batches = read_all(&text, batch);
+        let (read, outcomes) = account(&batches);
+        prop_assert_eq!(read, lines);
+        prop_assert_eq!(read as u64, outcomes);
+    }
 }

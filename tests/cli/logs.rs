@@ -1,0 +1,162 @@
+//! Bedrock invocation logs (fixtures/logs, written by fixtures/logs/make_fixtures.py).
+
+use super::*;
+
+fn s3() -> PathBuf {
+    fixture("logs/s3")
+}
+
+fn profiles() -> String {
+    fixture("logs/profiles.csv").display().to_string()
+}
+
+/// `request_id usage_type cost` of every line item.
+fn costs_by_request(dir: &Path) -> Vec<String> {
+    line_item_fields(dir, &["request_id", "usage_type", "cost"])
+}
+
+#[test]
+fn s3_layout_is_priced_record_by_record() {
+    let (o, dir) = run_csv(&[&s3()], &["--line-items", "--profiles", &profiles()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let m = manifest(dir.path());
+    assert_eq!(
+        m["rows"],
+        serde_json::json!({"read": 24, "priced": 13, "rejected": 9, "duplicate": 1, "not_billable": 1, "out_of_range": 0})
+    );
+    // Hand-computed: 0.002325 + 0.00000936 + 0.0045 + 0.045 + 0.007 + 0.002 + 0.0000035
+    // + 0.0015 + 0.016 + 0.08 + 0.08 + 0.14 + 0.0003.
+    assert_eq!(m["totals"]["USD"], "0.378637860000");
+    let costs = costs_by_request(dir.path());
+    for expected in [
+        "abcd1234-5678-efgh-ijkl-mnopqrstuvwx output_tokens 0.002250000000", // reference example
+        "ff4b6c63-5561-4431-93b8-06a817275900 output_tokens 0.000009120000", // cache fields, zero
+        "a-geo input_tokens 0.003000000000",                                 // us. profile
+        "a-global input_tokens 0.030000000000",                              // global Sonnet 4.5
+        "a-priority output_tokens 0.005600000000",                           // serviceTier string
+        "a-flex output_tokens 0.001600000000",                               // {"type": "flex"}
+        "a-error-tokens input_tokens 0.000003500000",                        // error with tokens
+        "a-app output_tokens 0.001250000000",                                // mapped app profile
+        "i-titan images 0.016000000000",                                     // 2 × 512² standard
+        "i-sdxl images 0.080000000000",                                      // steps > 50: premium
+        "i-sd35 images 0.080000000000",
+        "i-ultra images 0.140000000000",
+    ] {
+        assert!(
+            costs.contains(&expected.to_string()),
+            "missing {expected} in {costs:#?}"
+        );
+    }
+    let geo = read_csv(&dir.path().join("out/line_items.csv"));
+    let geo = geo.iter().find(|r| r["request_id"] == "a-geo").unwrap();
+    assert_eq!(
+        (geo["scope"].as_str(), geo["inference_region"].as_str()),
+        ("geo", "us-west-2")
+    );
+    assert_eq!(geo["tags"], r#"{"team":"search"}"#);
+}
+
+#[test]
+fn bad_records_are_rejected_with_reasons() {
+    let (o, dir) = run_csv(&[&s3()], &["--profiles", &profiles()]);
+    assert_eq!(o.status.code(), Some(1));
+    let mut rejects: Vec<String> = read_csv(&dir.path().join("out/rejects.csv"))
+        .iter()
+        .map(|r| format!("{} {} {}", r["row"], r["request_id"], r["reason"]))
+        .collect();
+    rejects.sort();
+    assert_eq!(
+        rejects,
+        [
+            "13 i-canvas unknown_model", // Nova Canvas is not in the embedded catalog
+            "17 i-nobody missing_body",  // image request whose body went to data/
+            "2  bad_json",
+            "3  bad_record", // inputTokenCount is a string
+            "4 b-schema unsupported_schema",
+            "5 b-version unsupported_schema",
+            "6 b-negative bad_quantity",
+            "7 a-latency no_price", // latency-optimized Nova Pro has no catalog price
+            "8 a-reserved no_price",
+        ]
+    );
+    let skipped = manifest(dir.path())["skipped_files"].to_string();
+    assert!(
+        skipped.contains("amazon-bedrock-logs-permission-check")
+            && skipped.contains("data/large-body-1.json.gz")
+    );
+}
+
+#[test]
+fn application_profile_without_mapping_is_unknown_model_naming_the_arn() {
+    let (_, dir) = run_csv(&[&s3()], &[]);
+    let rejects = read_csv(&dir.path().join("out/rejects.csv"));
+    let app = rejects.iter().find(|r| r["request_id"] == "a-app").unwrap();
+    assert_eq!(app["reason"], "unknown_model");
+    assert!(
+        app["message"].contains("application-inference-profile/chatbot"),
+        "{}",
+        app["message"]
+    );
+}
+
+#[test]
+fn from_and_to_count_rows_outside_as_out_of_range() {
+    let (_, dir) = run_csv(
+        &[&s3()],
+        &[
+            "--profiles",
+            &profiles(),
+            "--from",
+            "2025-11-01",
+            "--to",
+            "2025-11-02",
+        ],
+    );
+    let rows = &manifest(dir.path())["rows"];
+    // The two reference records (2024, March 2025) and b-late (2 November) are outside.
+    assert_eq!(rows["out_of_range"], 3);
+    assert_eq!(rows["priced"], 10);
+}
+
+#[test]
+fn truncated_gzip_keeps_the_records_before_the_damage() {
+    let (o, dir) = run_csv(&[&fixture("logs/other/truncated.json.gz")], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let m = manifest(dir.path());
+    assert_eq!(m["rows"]["priced"], 61);
+    assert_eq!(m["rejects_by_reason"]["corrupt_file"], 1);
+    assert!(
+        m["inputs"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("truncated or corrupt")
+    );
+}
+
+#[test]
+fn cloudwatch_export_pretty_object_and_array_are_read() {
+    for (file, rows) in [
+        ("cloudwatch-export.gz", 3),
+        ("pretty.json", 1),
+        ("array.json", 2),
+    ] {
+        let (o, dir) = run_csv(&[&fixture(&format!("logs/other/{file}"))], &[]);
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", stderr(&o));
+        assert_eq!(manifest(dir.path())["rows"]["priced"], rows, "{file}");
+    }
+}
+
+#[test]
+fn duplicates_across_logs_and_tables_count_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A table row with a request id that the logs also hold: sorted paths put the
+    // fixtures' s3/ tree first, so the table's copy is the duplicate.
+    let table = usage_file(
+        tmp.path(),
+        "zz.csv",
+        "timestamp,region,model_id,request_id,input_tokens",
+        &["2025-11-01T08:00:00Z,us-east-1,amazon.nova-lite-v1:0,a-global,5"],
+    );
+    let (_, dir) = run_csv(&[&s3(), &table], &["--profiles", &profiles()]);
+    assert_eq!(manifest(dir.path())["rows"]["duplicate"], 2);
+}
