@@ -6,6 +6,7 @@ export CARGO_TARGET_DIR
 BIN := $(CARGO_TARGET_DIR)/release/billrun
 GEN := $(CARGO_TARGET_DIR)/release/gen-usage
 BENCH_ROWS ?= 2000000
+BENCH_LOG_ROWS ?= 500000
 
 .PHONY: build demo test lint bench clean
 
@@ -27,9 +28,11 @@ lint:
 	cargo clippy --release --locked --all-targets -- -D warnings
 	@! grep -rnE '\bf(32|64)\b' src || (echo "binary floats in src/: money and quantities must stay exact"; exit 1)
 
-## Rows/s and peak RSS on BENCH_ROWS generated rows (see docs/benchmarks.md).
+## Rows/s and peak RSS on BENCH_ROWS generated rows, then records/s and MB/s on
+## BENCH_LOG_ROWS generated invocation-log records (see docs/benchmarks.md).
 bench: build
 	bash benches/run.sh $(BENCH_ROWS)
+	bash benches/logs.sh $(BENCH_LOG_ROWS)
 
 clean:
 	rm -rf out

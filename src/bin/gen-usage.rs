@@ -1,6 +1,8 @@
 //! `gen-usage`: writes N deterministic, realistic canonical usage rows (for benchmarks).
 //!
-//! Usage: gen-usage ROWS OUT_DIR [csv|parquet]  → OUT_DIR/usage.<ext>
+//! Usage: gen-usage ROWS OUT_DIR [parquet|csv|logs]  → OUT_DIR/usage.<ext>, or for
+//! `logs` gzip JSON invocation logs in the S3 layout under OUT_DIR/AWSLogs/ (no batch
+//! rows: batch jobs are not in invocation logs).
 //! The mix: eight models (geo and global inference profiles among them), two regions,
 //! ~10% batch, priority/flex tiers, cache tokens on a third of Claude/Nova rows,
 //! image rows with sizes and qualities, 20 accounts, team tags, a month of timestamps.
@@ -75,94 +77,202 @@ fn schema() -> Schema {
     .collect()
 }
 
-fn chunk(start: u64, len: usize, month_start: i64) -> Table {
-    let mut t = Table::new(&schema());
-    let mut text: Vec<Vec<Option<String>>> = (0..17).map(|_| Vec::with_capacity(len)).collect();
-    let mut int: Vec<Vec<Option<i64>>> = (0..17).map(|_| Vec::with_capacity(len)).collect();
-    let mut ts = Vec::with_capacity(len);
-    for row in start..start + len as u64 {
-        let r = mix(row);
-        let (model, cache, batch_ok, image) = MODELS[(r % 8) as usize];
-        let batch = batch_ok && (r >> 8).is_multiple_of(10);
-        let tier = if model == "amazon.nova-pro-v1:0" && !batch {
-            ["standard", "standard", "priority", "flex"][((r >> 12) % 4) as usize]
-        } else {
-            "standard"
-        };
-        let account = 100_000_000_000 + (r >> 16) % 20;
-        ts.push(month_start + ((r >> 20) % (30 * 86_400)) as i64 * 1_000_000);
-        text[1].push(Some(REGIONS[((r >> 24) % 2) as usize].to_string()));
-        text[2].push(Some(model.to_string()));
-        text[3].push(Some(if batch { "batch" } else { "on_demand" }.to_string()));
-        text[4].push(Some(tier.to_string()));
-        let id = mix(row ^ 0x5eed);
-        text[5].push(Some(format!(
+/// One generated usage record.
+struct Spec {
+    at: i64,
+    region: &'static str,
+    model: &'static str,
+    batch: bool,
+    tier: &'static str,
+    request_id: String,
+    account: u64,
+    principal: String,
+    meters: [Option<i64>; 4],
+    /// (images, side in pixels, quality)
+    image: Option<(i64, i64, &'static str)>,
+    team: &'static str,
+}
+
+/// Row `row` of the mix; `logs` leaves out batch (batch jobs are not in invocation logs).
+fn spec(row: u64, month_start: i64, logs: bool) -> Spec {
+    let r = mix(row);
+    let (model, cache, batch_ok, image) = MODELS[(r % 8) as usize];
+    let batch = !logs && batch_ok && (r >> 8).is_multiple_of(10);
+    let tier = if model == "amazon.nova-pro-v1:0" && !batch {
+        ["standard", "standard", "priority", "flex"][((r >> 12) % 4) as usize]
+    } else {
+        "standard"
+    };
+    let account = 100_000_000_000 + (r >> 16) % 20;
+    let id = mix(row ^ 0x5eed);
+    let tokens = |shift: u32, max: u64| Some(((r >> shift) % max) as i64 + 1);
+    let with_cache = cache && !batch && tier == "standard" && (r >> 32).is_multiple_of(3);
+    let side = if (r >> 54).is_multiple_of(2) {
+        1024
+    } else {
+        512
+    };
+    let quality = if (r >> 58).is_multiple_of(2) {
+        "standard"
+    } else {
+        "premium"
+    };
+    Spec {
+        at: month_start + ((r >> 20) % (30 * 86_400)) as i64 * 1_000_000,
+        region: REGIONS[((r >> 24) % 2) as usize],
+        model,
+        batch,
+        tier,
+        request_id: format!(
             "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
             id >> 32,
             (id >> 16) & 0xffff,
             id & 0xfff,
             0x8000 | (r & 0x3fff),
             row
-        )));
-        text[6].push(Some(account.to_string()));
-        text[7].push(Some(format!(
-            "arn:aws:iam::{account}:user/u{}",
-            (r >> 28) % 50
-        )));
-        let tokens = |shift: u32, max: u64| Some(((r >> shift) % max) as i64 + 1);
-        let with_cache = cache && !batch && tier == "standard" && (r >> 32).is_multiple_of(3);
-        int[8].push(if image { None } else { tokens(34, 4000) });
-        int[9].push(if image || model.contains("embed") {
-            None
-        } else {
-            tokens(40, 1000)
-        });
-        int[10].push(if with_cache { tokens(46, 8000) } else { None });
-        int[11].push(if with_cache && !model.contains("nova") {
-            tokens(50, 2000)
-        } else {
-            None
-        });
-        let big = (r >> 54).is_multiple_of(2);
-        int[12].push(image.then_some(1 + ((r >> 55) % 3) as i64));
-        int[13].push(image.then_some(if big { 1024 } else { 512 }));
-        int[14].push(image.then_some(if big { 1024 } else { 512 }));
-        text[15].push(image.then(|| {
-            if (r >> 58).is_multiple_of(2) {
-                "standard"
+        ),
+        account,
+        principal: format!("arn:aws:iam::{account}:user/u{}", (r >> 28) % 50),
+        meters: [
+            if image { None } else { tokens(34, 4000) },
+            if image || model.contains("embed") {
+                None
             } else {
-                "premium"
-            }
-            .to_string()
-        }));
-        text[16].push(Some(format!(
-            "{{\"team\":\"{}\"}}",
-            TEAMS[((r >> 60) % 5) as usize]
-        )));
+                tokens(40, 1000)
+            },
+            if with_cache { tokens(46, 8000) } else { None },
+            if with_cache && !model.contains("nova") {
+                tokens(50, 2000)
+            } else {
+                None
+            },
+        ],
+        image: image.then_some((1 + ((r >> 55) % 3) as i64, side, quality)),
+        team: TEAMS[((r >> 60) % 5) as usize],
     }
-    t.columns[0] = Values::Instant(ts);
-    for (i, column) in t.columns.iter_mut().enumerate().skip(1) {
-        *column = match column {
-            Values::Int(_) => Values::Int(std::mem::take(&mut int[i])),
-            _ => Values::Text(std::mem::take(&mut text[i])),
-        };
-    }
+}
+
+fn chunk(start: u64, len: usize, month_start: i64) -> Table {
+    let mut t = Table::new(&schema());
+    let specs: Vec<Spec> = (start..start + len as u64)
+        .map(|row| spec(row, month_start, false))
+        .collect();
+    let text = |f: &dyn Fn(&Spec) -> Option<String>| Values::Text(specs.iter().map(f).collect());
+    let int = |f: &dyn Fn(&Spec) -> Option<i64>| Values::Int(specs.iter().map(f).collect());
+    t.columns = vec![
+        Values::Instant(specs.iter().map(|s| s.at).collect()),
+        text(&|s| Some(s.region.into())),
+        text(&|s| Some(s.model.into())),
+        text(&|s| Some(if s.batch { "batch" } else { "on_demand" }.into())),
+        text(&|s| Some(s.tier.into())),
+        text(&|s| Some(s.request_id.clone())),
+        text(&|s| Some(s.account.to_string())),
+        text(&|s| Some(s.principal.clone())),
+        int(&|s| s.meters[0]),
+        int(&|s| s.meters[1]),
+        int(&|s| s.meters[2]),
+        int(&|s| s.meters[3]),
+        int(&|s| s.image.map(|i| i.0)),
+        int(&|s| s.image.map(|i| i.1)),
+        int(&|s| s.image.map(|i| i.1)),
+        text(&|s| s.image.map(|i| i.2.into())),
+        text(&|s| Some(format!("{{\"team\":\"{}\"}}", s.team))),
+    ];
     t
+}
+
+/// About 1.5 KB of conversation: request and response bodies of realistic size.
+const PROSE: &str = "The quarterly report shows steady growth in every region, with the strongest gains in the enterprise segment. ";
+
+/// One invocation-log record (JSON, one line) for `s`.
+fn log_record(s: &Spec) -> String {
+    let t = billrun::time::format_instant(s.at);
+    let mut body = serde_json::json!({
+        "messages": [{"role": "user", "content": [{"text": PROSE.repeat(12)}]}],
+        "inferenceConfig": {"maxTokens": 1024, "temperature": 0.5}
+    });
+    if s.tier != "standard" {
+        body["serviceTier"] = s.tier.into();
+    }
+    if let Some((n, side, quality)) = s.image {
+        body = serde_json::json!({"taskType": "TEXT_IMAGE", "textToImageParams": {"text": PROSE},
+            "imageGenerationConfig": {"numberOfImages": n, "width": side, "height": side, "quality": quality}});
+    }
+    let mut input =
+        serde_json::json!({"inputContentType": "application/json", "inputBodyJson": body});
+    let mut output = serde_json::json!({"outputContentType": "application/json",
+        "outputBodyJson": {"output": {"message": {"role": "assistant", "content": [{"text": PROSE.repeat(8)}]}}, "stopReason": "end_turn"}});
+    let names = [
+        "inputTokenCount",
+        "outputTokenCount",
+        "cacheReadInputTokenCount",
+        "cacheWriteInputTokenCount",
+    ];
+    for (m, name) in names.iter().enumerate() {
+        if let Some(v) = s.meters[m] {
+            let target = if m == 1 { &mut output } else { &mut input };
+            target[*name] = v.into();
+        }
+    }
+    serde_json::json!({
+        "schemaType": "ModelInvocationLog", "schemaVersion": "1.0", "timestamp": t,
+        "accountId": s.account.to_string(), "region": s.region, "requestId": s.request_id,
+        "operation": "Converse", "modelId": s.model, "identity": {"arn": s.principal},
+        "requestMetadata": {"team": s.team}, "input": input, "output": output,
+    })
+    .to_string()
+}
+
+/// Writes `rows` records as gzip JSON lines in the S3 delivery layout, `per_file` to a file.
+fn write_logs(
+    rows: u64,
+    dir: &std::path::Path,
+    month_start: i64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::Write;
+    const PER_FILE: u64 = 20_000;
+    let mut start = 0;
+    while start < rows {
+        let first = spec(start, month_start, true);
+        let hour = billrun::time::format_instant(first.at);
+        let folder = dir.join(format!(
+            "AWSLogs/{}/BedrockModelInvocationLogs/{}/{}/{}/{}/{}",
+            first.account,
+            first.region,
+            &hour[0..4],
+            &hour[5..7],
+            &hour[8..10],
+            &hour[11..13]
+        ));
+        std::fs::create_dir_all(&folder)?;
+        let file = std::fs::File::create(folder.join(format!("part-{start:012}.json.gz")))?;
+        let mut gz = flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(file),
+            flate2::Compression::fast(),
+        );
+        for row in start..(start + PER_FILE).min(rows) {
+            writeln!(gz, "{}", log_record(&spec(row, month_start, true)))?;
+        }
+        gz.finish()?.flush()?;
+        start += PER_FILE;
+    }
+    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        return Err("usage: gen-usage ROWS OUT_DIR [csv|parquet]".into());
+        return Err("usage: gen-usage ROWS OUT_DIR [parquet|csv|logs]".into());
     }
     let rows: u64 = args[1].parse()?;
     let dir = PathBuf::from(&args[2]);
+    std::fs::create_dir_all(&dir)?;
+    let month_start = parse_instant("2025-11-01").ok_or("bad constant")?;
     let format = match args.get(3).map(String::as_str) {
+        Some("logs") => return write_logs(rows, &dir, month_start),
         Some("csv") => Format::Csv,
         _ => Format::Parquet,
     };
-    std::fs::create_dir_all(&dir)?;
-    let month_start = parse_instant("2025-11-01").ok_or("bad constant")?;
     let mut out = sink::open(format, &dir, "usage", &schema())?;
     let mut start = 0;
     while start < rows {
