@@ -7,7 +7,7 @@
 
 use crate::catalog::PriceCatalog;
 use crate::error::{Error, Result};
-use crate::ingest::{self, Batch, InputFile, table};
+use crate::ingest::{self, Batch, InputFile};
 use crate::pricing::dedup::SeenIds;
 use crate::pricing::group::GroupKey;
 use crate::pricing::money::Money;
@@ -168,7 +168,7 @@ impl<'c> RunState<'c> {
         let source: Arc<str> = Arc::from(file.path.display().to_string());
         let mut rows = 0;
         let mut problem = None;
-        table::read_batches(file, self.cfg.batch_rows, |batch| {
+        ingest::read_batches(file, self.cfg.batch_rows, |batch| {
             let damage = batch
                 .unreadable
                 .iter()

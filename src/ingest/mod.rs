@@ -1,4 +1,8 @@
 //! Finding input files and reading them as batches of canonical usage columns.
+//!
+//! Each file is read by a reader thread (`table` for CSV and Parquet, `logs` for
+//! invocation logs) that hands normalised batches over a bounded channel, so reading
+//! overlaps rating and memory holds a few batches, never a file.
 
 pub mod logs;
 pub mod table;
@@ -6,7 +10,10 @@ pub mod table;
 use crate::error::{Error, Result};
 use crate::pricing::reasons::Reason;
 use polars::prelude::DataFrame;
+use std::fs::File;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 /// A batch of canonical rows, with the records of the same stretch of input that
 /// could not be read as rows at all (they become rejects).
@@ -127,6 +134,50 @@ fn walk(
         } else {
             skipped.push(path);
         }
+    }
+    Ok(())
+}
+
+/// Reads `file` in batches of about `batch_rows` rows and calls `on_batch` with each,
+/// in file order.
+pub fn read_batches(
+    file: &InputFile,
+    batch_rows: usize,
+    mut on_batch: impl FnMut(Batch) -> Result<()>,
+) -> Result<()> {
+    let (send, recv) = sync_channel::<Result<Batch>>(1);
+    let owned = file.clone();
+    let reader = std::thread::spawn(move || produce(&owned, batch_rows.max(1), &send));
+    let mut outcome = Ok(());
+    for batch in recv.iter() {
+        outcome = batch.and_then(&mut on_batch);
+        if outcome.is_err() {
+            break;
+        }
+    }
+    // Closing the channel tells the reader to stop early after a failure.
+    drop(recv);
+    let produced = reader
+        .join()
+        .unwrap_or_else(|_| Err(Error::input(&file.path, "reader thread panicked")));
+    outcome.and(produced)
+}
+
+/// Hands batches to `send` until the file ends or the receiver hangs up.
+fn produce(file: &InputFile, batch_rows: usize, send: &SyncSender<Result<Batch>>) -> Result<()> {
+    let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
+    let mut emit = |batch: Batch| send.send(Ok(batch)).is_ok();
+    let result = match file.kind {
+        InputKind::Parquet => table::parquet_batches(file, batch_rows, &mut emit),
+        InputKind::Csv => table::csv_batches(file, BufReader::new(open()?), batch_rows, &mut emit),
+        InputKind::CsvGz => {
+            let gz = flate2::read::MultiGzDecoder::new(BufReader::new(open()?));
+            table::csv_batches(file, BufReader::new(gz), batch_rows, &mut emit)
+        }
+        InputKind::Log => logs::log_batches(file, batch_rows, &mut emit),
+    };
+    if let Err(e) = result {
+        send.send(Err(e)).ok();
     }
     Ok(())
 }

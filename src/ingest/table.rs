@@ -5,63 +5,18 @@
 //! canonical columns, file metadata read once); CSV is cut at record boundaries
 //! (quote-aware) and each chunk is parsed by polars' CSV reader, all columns as text;
 //! gzip streams through `MultiGzDecoder` (every member). A reader thread hands
-//! normalised batches over a bounded channel, so reading and rating overlap.
+//! normalised batches (see `ingest::read_batches`).
 
-use super::{Batch, InputFile, InputKind, Unreadable};
+use super::{Batch, InputFile, Unreadable};
 use crate::error::{Error, Result};
 use crate::pricing::reasons::Reason;
 use crate::pricing::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
 use polars::prelude::*;
 use std::fs::File;
-use std::io::{BufReader, Cursor, Read};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::io::{Cursor, Read};
 
 /// Columns a usage table must have.
 pub const REQUIRED: [&str; 3] = ["timestamp", "region", "model_id"];
-
-/// Reads `file` in batches of about `batch_rows` rows and calls `on_batch` with each,
-/// in file order.
-pub fn read_batches(
-    file: &InputFile,
-    batch_rows: usize,
-    mut on_batch: impl FnMut(Batch) -> Result<()>,
-) -> Result<()> {
-    let (send, recv) = sync_channel::<Result<Batch>>(1);
-    let owned = file.clone();
-    let reader = std::thread::spawn(move || produce(&owned, batch_rows.max(1), &send));
-    let mut outcome = Ok(());
-    for batch in recv.iter() {
-        outcome = batch.and_then(&mut on_batch);
-        if outcome.is_err() {
-            break;
-        }
-    }
-    // Closing the channel tells the reader to stop early after a failure.
-    drop(recv);
-    let produced = reader
-        .join()
-        .unwrap_or_else(|_| Err(Error::input(&file.path, "reader thread panicked")));
-    outcome.and(produced)
-}
-
-/// Hands batches to `send` until the file ends or the receiver hangs up.
-fn produce(file: &InputFile, batch_rows: usize, send: &SyncSender<Result<Batch>>) -> Result<()> {
-    let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
-    let mut emit = |batch: Batch| send.send(Ok(batch)).is_ok();
-    let result = match file.kind {
-        InputKind::Parquet => parquet_batches(file, batch_rows, &mut emit),
-        InputKind::Csv => csv_batches(file, BufReader::new(open()?), batch_rows, &mut emit),
-        InputKind::CsvGz => {
-            let gz = flate2::read::MultiGzDecoder::new(BufReader::new(open()?));
-            csv_batches(file, BufReader::new(gz), batch_rows, &mut emit)
-        }
-        InputKind::Log => super::logs::log_batches(file, batch_rows, &mut emit),
-    };
-    if let Err(e) = result {
-        send.send(Err(e)).ok();
-    }
-    Ok(())
-}
 
 fn check_required(file: &InputFile, names: &[String]) -> Result<()> {
     match REQUIRED.iter().find(|c| !names.iter().any(|n| n == *c)) {
@@ -98,7 +53,7 @@ fn canonical(mut df: DataFrame, rows: Vec<i64>) -> PolarsResult<DataFrame> {
     df.lazy().select(exprs).collect()
 }
 
-fn parquet_batches(
+pub(super) fn parquet_batches(
     file: &InputFile,
     batch_rows: usize,
     emit: &mut dyn FnMut(Batch) -> bool,
@@ -162,7 +117,7 @@ fn row_group_ranges(
     ranges
 }
 
-fn csv_batches(
+pub(super) fn csv_batches(
     file: &InputFile,
     mut input: impl Read,
     batch_rows: usize,
