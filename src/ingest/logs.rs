@@ -18,6 +18,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 
+/// A batch also ends at this many bytes of JSON: records can be 200 KB each.
+const BATCH_BYTES: usize = 32 << 20;
+
 /// Log schema major version billrun understands.
 const SCHEMA_MAJOR: &str = "1";
 
@@ -52,6 +55,7 @@ pub fn read_records(
     emit: &mut dyn FnMut(Batch) -> bool,
 ) {
     let mut pending: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut pending_bytes = 0usize;
     let mut trailing: Vec<Unreadable> = Vec::new();
     let mut line_no = 0i64;
     let mut first = true;
@@ -85,11 +89,15 @@ pub fn read_records(
                 break;
             }
         }
+        pending_bytes += line.len();
         pending.push((line_no, line));
-        if pending.len() >= batch_rows
+        if (pending.len() >= batch_rows || pending_bytes >= BATCH_BYTES)
             && !emit(parse_batch(std::mem::take(&mut pending), Vec::new()))
         {
             return;
+        }
+        if pending.is_empty() {
+            pending_bytes = 0;
         }
     }
     if !pending.is_empty() || !trailing.is_empty() {
