@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, Batch, InputFile};
 use crate::pricing::dedup::SeenIds;
 use crate::pricing::group::GroupKey;
+use crate::pricing::group::Tallies;
 use crate::pricing::money::Money;
-use crate::pricing::rate::{RateContext, Rated, Reject, Tally, rate_slice};
+use crate::pricing::rate::{RateContext, Rated, Reject, rate_slice};
 use crate::pricing::reasons::Reason;
 use crate::pricing::rows::UsageColumns;
 use crate::progress::Progress;
@@ -129,7 +130,7 @@ fn write_manifest(manifest: &Manifest, dir: &Path) -> Result<()> {
 struct RunState<'c> {
     cfg: &'c RunConfig,
     seen: SeenIds,
-    tallies: HashMap<(Vec<String>, usize), Tally>,
+    tallies: Tallies,
     counts: RowCounts,
     by_reason: BTreeMap<&'static str, u64>,
     rejects: Box<dyn TableSink>,
@@ -151,7 +152,7 @@ impl<'c> RunState<'c> {
         Ok(RunState {
             cfg,
             seen: SeenIds::default(),
-            tallies: HashMap::new(),
+            tallies: Tallies::new(cfg.group_by.len()),
             counts: RowCounts::default(),
             by_reason: BTreeMap::new(),
             rejects,
@@ -236,9 +237,7 @@ impl<'c> RunState<'c> {
         for r in &part.rejects {
             *self.by_reason.entry(r.reason.code()).or_default() += 1;
         }
-        for (key, tally) in part.tallies {
-            self.tallies.entry(key).or_default().add(tally);
-        }
+        self.tallies.absorb(part.tallies);
         if !part.rejects.is_empty() {
             self.rejects.write(report::reject_table(&part.rejects))?;
         }

@@ -1,5 +1,6 @@
 //! Group-by keys and the per-slice interning of their values.
 
+use super::rate::Tally;
 use std::collections::HashMap;
 
 /// A report dimension, as named in `--group-by`.
@@ -77,9 +78,15 @@ impl Interner {
     pub fn value(&self, code: u32) -> &str {
         &self.values[code as usize]
     }
+
+    /// Every value, in code order.
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
 }
 
-/// The groups seen in one slice: each a vector of per-dimension codes.
+/// Groups, each a vector of per-dimension codes.
+#[derive(Default)]
 pub struct Groups {
     dims: Vec<Interner>,
     ids: HashMap<Vec<u32>, u32>,
@@ -121,6 +128,68 @@ impl Groups {
     }
 }
 
+/// Summed quantities per (group, catalog row), with the groups interned: what a slice
+/// produces and what a run accumulates. Group values become strings only for reports.
+#[derive(Default)]
+pub struct Tallies {
+    pub groups: Groups,
+    pub by_price: HashMap<(u32, usize), Tally>,
+}
+
+impl Tallies {
+    pub fn new(dimensions: usize) -> Tallies {
+        Tallies {
+            groups: Groups::new(dimensions),
+            by_price: HashMap::new(),
+        }
+    }
+
+    pub fn add(&mut self, group: u32, price: usize, tally: Tally) {
+        self.by_price.entry((group, price)).or_default().add(tally);
+    }
+
+    /// Folds `other` in: its codes are remapped to ours once per distinct value and
+    /// group, so merging costs what `other` holds, not what it counted.
+    pub fn absorb(&mut self, other: Tallies) {
+        let remap: Vec<Vec<u32>> = other
+            .groups
+            .dims
+            .iter()
+            .enumerate()
+            .map(|(d, dim)| {
+                dim.values()
+                    .iter()
+                    .map(|v| self.groups.dim(d).code(v))
+                    .collect()
+            })
+            .collect();
+        let ids: Vec<u32> = other
+            .groups
+            .members
+            .iter()
+            .map(|codes| {
+                let mapped: Vec<u32> = codes
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &c)| remap[d][c as usize])
+                    .collect();
+                self.groups.id(&mapped)
+            })
+            .collect();
+        for ((group, price), tally) in other.by_price {
+            self.add(ids[group as usize], price, tally);
+        }
+    }
+
+    /// (group values, catalog row) → tally.
+    pub fn by_values(&self) -> HashMap<(Vec<String>, usize), Tally> {
+        self.by_price
+            .iter()
+            .map(|(&(g, p), t)| ((self.groups.values(g), p), *t))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +215,57 @@ mod tests {
         );
         assert_eq!(GroupKey::parse("tag:"), None);
         assert_eq!(GroupKey::parse("color"), None);
+    }
+
+    #[test]
+    fn absorbing_remaps_codes_and_adds_tallies() {
+        let mut a = Tallies::new(1);
+        let x = a.groups.dim(0).code("x");
+        let gx = a.groups.id(&[x]);
+        a.add(
+            gx,
+            0,
+            Tally {
+                quantity: 5,
+                records: 1,
+            },
+        );
+        let mut b = Tallies::new(1);
+        let y = b.groups.dim(0).code("y");
+        let x = b.groups.dim(0).code("x");
+        let (gy, gx) = (b.groups.id(&[y]), b.groups.id(&[x]));
+        b.add(
+            gy,
+            0,
+            Tally {
+                quantity: 1,
+                records: 1,
+            },
+        );
+        b.add(
+            gx,
+            0,
+            Tally {
+                quantity: 2,
+                records: 1,
+            },
+        );
+        a.absorb(b);
+        let got = a.by_values();
+        assert_eq!(
+            got[&(vec!["x".to_string()], 0)],
+            Tally {
+                quantity: 7,
+                records: 2
+            }
+        );
+        assert_eq!(
+            got[&(vec!["y".to_string()], 0)],
+            Tally {
+                quantity: 1,
+                records: 1
+            }
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Quantities are summed per catalog row before any multiplication (pricing is
 //! linear), so a summary needs one multiplication per group and price, not per row.
 
-use super::group::{GroupKey, Groups, Interner};
+use super::group::{GroupKey, Groups, Interner, Tallies};
 use super::money::Money;
 use super::reasons::Reason;
 use super::rows::{BadInstant, UsageColumns};
@@ -81,7 +81,7 @@ pub struct LineItem {
 /// The outcome of rating a slice.
 #[derive(Default)]
 pub struct Rated {
-    pub tallies: HashMap<(Vec<String>, usize), Tally>,
+    pub tallies: Tallies,
     pub rejects: Vec<Reject>,
     pub line_items: Vec<LineItem>,
     pub priced: u64,
@@ -409,11 +409,10 @@ impl<'c> SliceRater<'c> {
     }
 
     fn finish(mut self) -> Rated {
-        for ((group, price), tally) in self.tallies {
-            self.out
-                .tallies
-                .insert((self.groups.values(group), price), tally);
-        }
+        self.out.tallies = Tallies {
+            groups: self.groups,
+            by_price: self.tallies,
+        };
         self.out
     }
 }

@@ -9,9 +9,10 @@ pub mod table;
 
 use crate::catalog::PriceCatalog;
 use crate::catalog::terms::UsageType;
+use crate::pricing::group::Tallies;
 use crate::pricing::money::Money;
-use crate::pricing::rate::{LineItem, Reject, Tally};
-use std::collections::{BTreeMap, HashMap};
+use crate::pricing::rate::{LineItem, Reject};
+use std::collections::BTreeMap;
 use table::{Kind, Schema, Table, Values};
 
 /// One summary row's measures.
@@ -27,15 +28,16 @@ pub type Summary = BTreeMap<(Vec<String>, UsageType, String), SummaryCell>;
 
 /// Folds per-(group, catalog row) tallies into summary rows: one multiplication per
 /// tally. `None` if a cost overflows DECIMAL(38, 12) or a quantity Int64.
-pub fn summarize(
-    tallies: &HashMap<(Vec<String>, usize), Tally>,
-    catalog: &PriceCatalog,
-) -> Option<Summary> {
+pub fn summarize(tallies: &Tallies, catalog: &PriceCatalog) -> Option<Summary> {
     let mut summary = Summary::new();
-    for ((group, price), tally) in tallies {
-        let row = &catalog.rows[*price];
+    for (&(group, price), tally) in &tallies.by_price {
+        let row = &catalog.rows[price];
         let cell = summary
-            .entry((group.clone(), row.usage_type, row.currency.clone()))
+            .entry((
+                tallies.groups.values(group),
+                row.usage_type,
+                row.currency.clone(),
+            ))
             .or_default();
         cell.quantity += tally.quantity;
         cell.records += tally.records;
@@ -191,21 +193,21 @@ pub fn reject_table(rejects: &[Reject]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pricing::rate::Tally;
 
     #[test]
     fn a_quantity_beyond_int64_fails_the_summary_instead_of_clamping() {
         let catalog = PriceCatalog::embedded().unwrap();
-        let mut tallies = HashMap::new();
+        let mut tallies = Tallies::new(1);
+        let a = tallies.groups.dim(0).code("a");
+        let group = tallies.groups.id(&[a]);
         let half = Tally {
             quantity: i64::MAX as u128 / 2 + 1,
             records: 1,
         };
-        tallies.insert((vec!["a".to_string()], 0), half);
+        tallies.add(group, 0, half);
         assert!(summarize(&tallies, &catalog).is_some());
-        tallies
-            .get_mut(&(vec!["a".to_string()], 0))
-            .unwrap()
-            .add(half);
+        tallies.add(group, 0, half);
         assert!(summarize(&tallies, &catalog).is_none());
     }
 }
