@@ -242,7 +242,7 @@ impl<'c> RunState<'c> {
             self.rejects.write(report::reject_table(&part.rejects))?;
         }
         if let Some(sink) = self.line_items.as_mut() {
-            sink.write(report::line_item_table(&part.line_items))?;
+            sink.write(report::line_item_table(part.line_items))?;
         }
         Ok(())
     }

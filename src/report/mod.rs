@@ -124,32 +124,73 @@ pub fn line_item_schema() -> Schema {
     .collect()
 }
 
-pub fn line_item_table(items: &[LineItem]) -> Table {
-    let text =
-        |f: &dyn Fn(&LineItem) -> Option<String>| Values::Text(items.iter().map(f).collect());
-    let int =
-        |f: &dyn Fn(&LineItem) -> i64| Values::Int(items.iter().map(|i| Some(f(i))).collect());
+/// Consumes the items: their strings move into the columns, none is copied.
+pub fn line_item_table(items: Vec<LineItem>) -> Table {
+    let n = items.len();
+    let texts =
+        |k: usize| -> Vec<Vec<Option<String>>> { (0..k).map(|_| Vec::with_capacity(n)).collect() };
+    // Text columns in schema order, then the typed ones.
+    let mut t = texts(14);
+    let (mut row, mut qty, mut line) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut at, mut unit, mut cost) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for i in items {
+        let values = [
+            Some(i.source.to_string()),
+            i.request_id,
+            i.account_id,
+            i.principal,
+            Some(i.model_id),
+            Some(i.requested_model_id),
+            Some(i.scope.to_string()),
+            Some(i.region),
+            Some(i.mode.to_string()),
+            Some(i.service_tier.to_string()),
+            Some(i.usage_type.to_string()),
+            Some(i.currency),
+            i.tags,
+            i.inference_region,
+        ];
+        for (column, v) in t.iter_mut().zip(values) {
+            column.push(v);
+        }
+        row.push(Some(i.row));
+        at.push(i.timestamp);
+        qty.push(Some(i.quantity as i64));
+        unit.push(i.unit_price);
+        cost.push(i.cost);
+        line.push(Some(i.catalog_line as i64));
+    }
+    let mut t = t.into_iter().map(Values::Text);
+    let mut next = || t.next().expect("14 text columns");
     let columns = vec![
-        text(&|i| Some(i.source.to_string())),
-        int(&|i| i.row),
-        text(&|i| i.request_id.clone()),
-        Values::Instant(items.iter().map(|i| i.timestamp).collect()),
-        text(&|i| i.account_id.clone()),
-        text(&|i| i.principal.clone()),
-        text(&|i| Some(i.model_id.clone())),
-        text(&|i| Some(i.requested_model_id.clone())),
-        text(&|i| Some(i.scope.to_string())),
-        text(&|i| Some(i.region.clone())),
-        text(&|i| Some(i.mode.to_string())),
-        text(&|i| Some(i.service_tier.to_string())),
-        text(&|i| Some(i.usage_type.to_string())),
-        int(&|i| i.quantity as i64),
-        Values::Money(items.iter().map(|i| i.unit_price).collect()),
-        Values::Money(items.iter().map(|i| i.cost).collect()),
-        text(&|i| Some(i.currency.clone())),
-        int(&|i| i.catalog_line as i64),
-        text(&|i| i.tags.clone()),
-        text(&|i| i.inference_region.clone()),
+        next(),
+        Values::Int(row),
+        next(),
+        Values::Instant(at),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        Values::Int(qty),
+        Values::Money(unit),
+        Values::Money(cost),
+        next(),
+        Values::Int(line),
+        next(),
+        next(),
     ];
     Table {
         names: line_item_schema().into_iter().map(|(n, _)| n).collect(),
