@@ -8,7 +8,7 @@ GEN := $(CARGO_TARGET_DIR)/release/gen-usage
 BENCH_ROWS ?= 2000000
 BENCH_LOG_ROWS ?= 500000
 
-.PHONY: build demo test lint bench clean
+.PHONY: build demo test lint bench bench-peer clean
 
 build:
 	cargo build --release --locked --bins
@@ -33,6 +33,10 @@ lint:
 bench: build
 	bash benches/run.sh $(BENCH_ROWS)
 	bash benches/logs.sh $(BENCH_LOG_ROWS)
+
+## billrun against the same job as one DuckDB query (installs duckdb in a venv).
+bench-peer: build
+	bash benches/peer.sh $(BENCH_ROWS)
 
 clean:
 	rm -rf out
