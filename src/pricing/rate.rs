@@ -27,6 +27,26 @@ pub struct RateContext<'a> {
     pub profiles: &'a HashMap<String, String>,
 }
 
+#[cfg(test)]
+impl<'a> RateContext<'a> {
+    /// A context without time window or profile mappings, for tests.
+    pub fn plain(
+        catalog: &'a PriceCatalog,
+        group_by: &'a [GroupKey],
+        line_items: bool,
+    ) -> RateContext<'a> {
+        static NO_PROFILES: std::sync::LazyLock<HashMap<String, String>> =
+            std::sync::LazyLock::new(HashMap::new);
+        RateContext {
+            catalog,
+            group_by,
+            line_items,
+            window: (None, None),
+            profiles: &NO_PROFILES,
+        }
+    }
+}
+
 /// Summed usage of one (group, catalog row).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {

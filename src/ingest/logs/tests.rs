@@ -3,7 +3,6 @@ use crate::catalog::PriceCatalog;
 use crate::pricing::rate::{RateContext, rate_slice};
 use crate::pricing::rows::UsageColumns;
 use proptest::prelude::*;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 fn read_all(text: &[u8], batch_rows: usize) -> Vec<Batch> {
@@ -19,14 +18,7 @@ fn read_all(text: &[u8], batch_rows: usize) -> Vec<Batch> {
 /// (rows read, priced + rejected + not billable + out of range).
 fn account(batches: &[Batch]) -> (usize, u64) {
     let catalog = PriceCatalog::embedded().unwrap();
-    let profiles = HashMap::new();
-    let ctx = RateContext {
-        catalog: &catalog,
-        group_by: &[],
-        line_items: false,
-        window: (None, None),
-        profiles: &profiles,
-    };
+    let ctx = RateContext::plain(&catalog, &[], false);
     let mut read = 0;
     let mut outcomes = 0;
     for b in batches {

@@ -66,14 +66,7 @@ fn rate(rows: &[Row], range: Range<usize>) -> Rated {
         GroupKey::Tag("team".into()),
         GroupKey::Day,
     ];
-    let profiles = HashMap::new();
-    let ctx = RateContext {
-        catalog: &catalog,
-        group_by: &group_by,
-        line_items: true,
-        window: (None, None),
-        profiles: &profiles,
-    };
+    let ctx = RateContext::plain(&catalog, &group_by, true);
     let cols = columns(rows);
     rate_slice(
         &ctx,
@@ -349,14 +342,7 @@ fn a_cost_beyond_decimal_38_12_is_rejected_as_overflow() {
         "model_id,region,mode,usage_type,price,per\nm,*,on_demand,input_tokens,100000000000000000000,1\n",
     )
     .unwrap();
-    let profiles = HashMap::new();
-    let ctx = RateContext {
-        catalog: &catalog,
-        group_by: &[],
-        line_items: false,
-        window: (None, None),
-        profiles: &profiles,
-    };
+    let ctx = RateContext::plain(&catalog, &[], false);
     let rows = [row("m", "10000000", "")];
     let rated = rate_slice(&ctx, &columns(&rows), &[false], 0..1, &Arc::from("t.csv"));
     assert_eq!(
