@@ -93,7 +93,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<(Vec<InputFile>, Vec<PathBuf>)> {
         } else {
             let kind = InputKind::of(input).ok_or_else(|| {
                 Error::Usage(format!(
-                    "{}: unknown input kind (expected .csv, .csv.gz or .parquet)",
+                    "{}: unknown input kind (expected .csv, .csv.gz, .parquet, or a log: .json, .jsonl, .json.gz, .jsonl.gz, .gz)",
                     input.display()
                 ))
             })?;

@@ -14,6 +14,7 @@ use crate::pricing::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
 use polars::prelude::*;
 use std::fs::File;
 use std::io::{Cursor, Read};
+use std::ops::Range;
 
 /// Columns a usage table must have.
 pub const REQUIRED: [&str; 3] = ["timestamp", "region", "model_id"];
@@ -129,7 +130,7 @@ pub(super) fn csv_batches(
         Some(h) => h,
         None => return check_required(file, &[]),
     };
-    let names = header_names(&header).map_err(|e| Error::input(&file.path, e))?;
+    let names = header_names(&header.bytes).map_err(|e| Error::input(&file.path, e))?;
     check_required(file, &names)?;
     let schema: SchemaRef = Arc::new(
         names
@@ -170,14 +171,18 @@ pub(super) fn csv_batches(
 /// Numbers the records of a chunk and sets aside those whose field count differs from
 /// the header's (they cannot be parsed as a table row). Blank records are skipped.
 fn split_ragged(
-    chunk: Vec<u8>,
+    chunk: Chunk,
     fields: usize,
     next_row: &mut i64,
 ) -> (Vec<u8>, Vec<i64>, Vec<Unreadable>) {
+    let Chunk {
+        bytes: chunk,
+        records,
+    } = chunk;
     let mut rows = Vec::new();
     let mut unreadable = Vec::new();
-    let mut kept: Vec<std::ops::Range<usize>> = Vec::new();
-    for (range, count) in records(&chunk) {
+    let mut kept: Vec<Range<usize>> = Vec::new();
+    for (range, count) in records {
         if chunk[range.clone()].iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -202,27 +207,6 @@ fn split_ragged(
     (filtered, rows, unreadable)
 }
 
-/// Each record's byte range (with its line end) and its field count, quote-aware.
-fn records(chunk: &[u8]) -> Vec<(std::ops::Range<usize>, usize)> {
-    let mut out = Vec::new();
-    let (mut start, mut fields, mut in_quotes) = (0, 1, false);
-    for i in memchr::memchr3_iter(b'"', b',', b'\n', chunk) {
-        match chunk[i] {
-            b'"' => in_quotes = !in_quotes,
-            b',' if !in_quotes => fields += 1,
-            b'\n' if !in_quotes => {
-                out.push((start..i + 1, fields));
-                (start, fields) = (i + 1, 1);
-            }
-            _ => {}
-        }
-    }
-    if start < chunk.len() {
-        out.push((start..chunk.len(), fields));
-    }
-    out
-}
-
 fn header_names(header: &[u8]) -> std::result::Result<Vec<String>, String> {
     let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header);
     let mut reader = csv::ReaderBuilder::new()
@@ -236,8 +220,16 @@ fn header_names(header: &[u8]) -> std::result::Result<Vec<String>, String> {
     Ok(record.iter().map(|n| n.trim().to_string()).collect())
 }
 
-/// Cuts a CSV byte stream into chunks of whole records. A newline inside a quoted
-/// field does not end a record (RFC 4180: `""` inside quotes toggles twice).
+/// Whole records cut from a CSV stream: the bytes, and each record's byte range (with
+/// its line end) and field count.
+struct Chunk {
+    bytes: Vec<u8>,
+    records: Vec<(Range<usize>, usize)>,
+}
+
+/// Cuts a CSV byte stream into chunks of whole records, counting each record's fields
+/// in the same pass. A newline or comma inside a quoted field does not count (RFC 4180:
+/// `""` inside quotes toggles twice).
 #[derive(Default)]
 struct RecordChunker {
     carry: Vec<u8>,
@@ -253,27 +245,44 @@ impl RecordChunker {
         &mut self,
         input: &mut impl Read,
         records: usize,
-    ) -> std::io::Result<Option<Vec<u8>>> {
+    ) -> std::io::Result<Option<Chunk>> {
         let mut scanned = 0;
-        let mut count = 0;
+        let mut found = Vec::new();
+        let (mut start, mut fields) = (0, 1);
         loop {
-            for i in memchr::memchr2_iter(b'"', b'\n', &self.carry[scanned..]) {
+            for i in memchr::memchr3_iter(b'"', b',', b'\n', &self.carry[scanned..]) {
                 let at = scanned + i;
-                if self.carry[at] == b'"' {
-                    self.in_quotes = !self.in_quotes;
-                } else if !self.in_quotes {
-                    count += 1;
-                    if count == records {
-                        let rest = self.carry.split_off(at + 1);
-                        return Ok(Some(std::mem::replace(&mut self.carry, rest)));
+                match self.carry[at] {
+                    b'"' => self.in_quotes = !self.in_quotes,
+                    b',' if !self.in_quotes => fields += 1,
+                    b'\n' if !self.in_quotes => {
+                        found.push((start..at + 1, fields));
+                        (start, fields) = (at + 1, 1);
+                        if found.len() == records {
+                            let rest = self.carry.split_off(at + 1);
+                            let bytes = std::mem::replace(&mut self.carry, rest);
+                            return Ok(Some(Chunk {
+                                bytes,
+                                records: found,
+                            }));
+                        }
                     }
+                    _ => {}
                 }
             }
             scanned = self.carry.len();
             if self.done {
-                let last = std::mem::take(&mut self.carry);
-                let blank = last.iter().all(|b| b.is_ascii_whitespace());
-                return Ok((!blank).then_some(last));
+                let bytes = std::mem::take(&mut self.carry);
+                if bytes.iter().all(u8::is_ascii_whitespace) {
+                    return Ok(None);
+                }
+                if start < bytes.len() {
+                    found.push((start..bytes.len(), fields));
+                }
+                return Ok(Some(Chunk {
+                    bytes,
+                    records: found,
+                }));
             }
             let mut buf = vec![0; Self::READ_SIZE];
             let n = input.read(&mut buf)?;
@@ -293,7 +302,7 @@ mod tests {
         let mut c = RecordChunker::default();
         let mut input = text.as_bytes();
         std::iter::from_fn(|| c.next_chunk(&mut input, records).unwrap())
-            .map(|b| String::from_utf8(b).unwrap())
+            .map(|c| String::from_utf8(c.bytes).unwrap())
             .collect()
     }
 
@@ -311,7 +320,11 @@ mod tests {
 
     #[test]
     fn ragged_records_are_set_aside_with_their_row_numbers() {
-        let chunk = b"a,b,c\n\n1,2\n\"x,y\",2,3\r\n4,5,6,7\n8,9,10".to_vec();
+        let mut input: &[u8] = b"a,b,c\n\n1,2\n\"x,y\",2,3\r\n4,5,6,7\n8,9,10";
+        let chunk = RecordChunker::default()
+            .next_chunk(&mut input, 100)
+            .unwrap()
+            .unwrap();
         let mut next = 1;
         let (kept, rows, bad) = split_ragged(chunk, 3, &mut next);
         assert_eq!(
