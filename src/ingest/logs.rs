@@ -65,7 +65,7 @@ pub fn read_records(
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
-                trailing.push(unreadable(line_no + 1, Reason::CorruptFile, format!(
+                trailing.push(Unreadable::new(line_no + 1, Reason::CorruptFile, format!(
                     "input is truncated or corrupt after line {line_no}: {e}; records before it are kept"
                 )));
                 break;
@@ -77,7 +77,7 @@ pub fn read_records(
             if starts_document(&line) {
                 let mut rest = line;
                 if let Err(e) = input.read_to_end(&mut rest) {
-                    trailing.push(unreadable(
+                    trailing.push(Unreadable::new(
                         line_no,
                         Reason::CorruptFile,
                         format!("input is truncated or corrupt: {e}"),
@@ -91,26 +91,15 @@ pub fn read_records(
         }
         pending_bytes += line.len();
         pending.push((line_no, line));
-        if (pending.len() >= batch_rows || pending_bytes >= BATCH_BYTES)
-            && !emit(parse_batch(std::mem::take(&mut pending), Vec::new()))
-        {
-            return;
-        }
-        if pending.is_empty() {
+        if pending.len() >= batch_rows || pending_bytes >= BATCH_BYTES {
             pending_bytes = 0;
+            if !emit(parse_batch(std::mem::take(&mut pending), Vec::new())) {
+                return;
+            }
         }
     }
     if !pending.is_empty() || !trailing.is_empty() {
         emit(parse_batch(pending, trailing));
-    }
-}
-
-fn unreadable(row: i64, reason: Reason, message: String) -> Unreadable {
-    Unreadable {
-        row,
-        reason,
-        request_id: None,
-        message,
     }
 }
 
@@ -141,7 +130,7 @@ fn split_document(text: &[u8], first_line: i64) -> (Vec<(i64, Vec<u8>)>, Vec<Unr
             ),
             Err(e) => (
                 Vec::new(),
-                vec![unreadable(
+                vec![Unreadable::new(
                     first_line,
                     Reason::BadJson,
                     format!("JSON array is not valid: {e}"),
@@ -167,7 +156,7 @@ fn split_document(text: &[u8], first_line: i64) -> (Vec<(i64, Vec<u8>)>, Vec<Unr
                     format!("not valid JSON from here on ({e}); the rest of the file is not read");
                 return (
                     records,
-                    vec![unreadable(line_at(start), Reason::BadJson, message)],
+                    vec![Unreadable::new(line_at(start), Reason::BadJson, message)],
                 );
             }
         }
@@ -201,7 +190,7 @@ fn parse_line(line_no: i64, line: &[u8]) -> Option<Result<Row, Unreadable>> {
     if text.is_empty() {
         return None;
     }
-    let bad = |reason, message: String| Err(unreadable(line_no, reason, message));
+    let bad = |reason, message: String| Err(Unreadable::new(line_no, reason, message));
     Some(match serde_json::from_slice::<Record>(text) {
         Ok(record) => record
             .into_row(line_no)

@@ -30,6 +30,17 @@ pub struct Unreadable {
     pub message: String,
 }
 
+impl Unreadable {
+    pub fn new(row: i64, reason: Reason, message: String) -> Unreadable {
+        Unreadable {
+            row,
+            reason,
+            request_id: None,
+            message,
+        }
+    }
+}
+
 /// The formats billrun reads, by file name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputKind {

@@ -191,12 +191,7 @@ fn split_ragged(
             kept.push(range);
         } else {
             let message = format!("{count} fields where the header has {fields}");
-            unreadable.push(Unreadable {
-                row: *next_row,
-                reason: Reason::BadRow,
-                request_id: None,
-                message,
-            });
+            unreadable.push(Unreadable::new(*next_row, Reason::BadRow, message));
         }
         *next_row += 1;
     }

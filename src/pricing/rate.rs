@@ -4,7 +4,7 @@
 //! Quantities are summed per catalog row before any multiplication (pricing is
 //! linear), so a summary needs one multiplication per group and price, not per row.
 
-use super::group::{GroupKey, Groups, Interner, Tallies};
+use super::group::{GroupKey, Interner, Tallies};
 use super::money::Money;
 use super::reasons::Reason;
 use super::rows::{BadInstant, UsageColumns};
@@ -184,10 +184,8 @@ struct SliceRater<'c> {
     regions: Interner,
     resolved: HashMap<String, Result<(u32, Scope), Failure>>,
     prices: HashMap<PriceKey, Option<usize>>,
-    groups: Groups,
     day_codes: Vec<HashMap<i64, u32>>,
     scratch: Vec<u32>,
-    tallies: HashMap<(u32, usize), Tally>,
     out: Rated,
 }
 
@@ -200,11 +198,12 @@ impl<'c> SliceRater<'c> {
             regions: Interner::default(),
             resolved: HashMap::new(),
             prices: HashMap::new(),
-            groups: Groups::new(dims),
             day_codes: vec![HashMap::new(); dims],
             scratch: Vec::with_capacity(dims),
-            tallies: HashMap::new(),
-            out: Rated::default(),
+            out: Rated {
+                tallies: Tallies::new(dims),
+                ..Rated::default()
+            },
         }
     }
 
@@ -248,11 +247,11 @@ impl<'c> SliceRater<'c> {
         let group = self.group_id(cols, i, model, scope, &row);
         for m in 0..5 {
             if let Some(p) = priced[m] {
-                let t = self.tallies.entry((group, p)).or_default();
-                t.add(Tally {
+                let tally = Tally {
                     quantity: u128::from(row.quantities[m]),
                     records: 1,
-                });
+                };
+                self.out.tallies.add(group, p, tally);
                 if self.ctx.line_items {
                     let item = self.line_item(cols, i, source, model, scope, &row, m, p, costs[m]);
                     self.out.line_items.push(item);
@@ -352,7 +351,7 @@ impl<'c> SliceRater<'c> {
             let day = row.at.div_euclid(MICROS_PER_DAY);
             let code = match key {
                 GroupKey::Day | GroupKey::Month => {
-                    let (codes, dim) = (&mut self.day_codes[d], self.groups.dim(d));
+                    let (codes, dim) = (&mut self.day_codes[d], self.out.tallies.groups.dim(d));
                     *codes.entry(day).or_insert_with(|| {
                         dim.code(&if *key == GroupKey::Day {
                             format_day(row.at)
@@ -363,26 +362,36 @@ impl<'c> SliceRater<'c> {
                 }
                 GroupKey::ModelId => {
                     let v = self.models.value(model).to_string();
-                    self.groups.dim(d).code(&v)
+                    self.out.tallies.groups.dim(d).code(&v)
                 }
-                GroupKey::Mode => self.groups.dim(d).code(row.mode.as_str()),
-                GroupKey::Region => self.groups.dim(d).code(row.region),
-                GroupKey::Scope => self.groups.dim(d).code(scope.as_str()),
-                GroupKey::ServiceTier => self.groups.dim(d).code(row.tier.as_str()),
-                GroupKey::AccountId => self.groups.dim(d).code(text(&cols.account_id, i)),
-                GroupKey::Principal => self.groups.dim(d).code(text(&cols.principal, i)),
+                GroupKey::Mode => self.out.tallies.groups.dim(d).code(row.mode.as_str()),
+                GroupKey::Region => self.out.tallies.groups.dim(d).code(row.region),
+                GroupKey::Scope => self.out.tallies.groups.dim(d).code(scope.as_str()),
+                GroupKey::ServiceTier => self.out.tallies.groups.dim(d).code(row.tier.as_str()),
+                GroupKey::AccountId => self
+                    .out
+                    .tallies
+                    .groups
+                    .dim(d)
+                    .code(text(&cols.account_id, i)),
+                GroupKey::Principal => self
+                    .out
+                    .tallies
+                    .groups
+                    .dim(d)
+                    .code(text(&cols.principal, i)),
                 GroupKey::Tag(k) => {
                     let v = row
                         .tags
                         .as_ref()
                         .and_then(|t| t.get(k))
                         .map_or("", String::as_str);
-                    self.groups.dim(d).code(v)
+                    self.out.tallies.groups.dim(d).code(v)
                 }
             };
             self.scratch.push(code);
         }
-        self.groups.id(&self.scratch)
+        self.out.tallies.groups.id(&self.scratch)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -428,11 +437,7 @@ impl<'c> SliceRater<'c> {
         }
     }
 
-    fn finish(mut self) -> Rated {
-        self.out.tallies = Tallies {
-            groups: self.groups,
-            by_price: self.tallies,
-        };
+    fn finish(self) -> Rated {
         self.out
     }
 }
