@@ -18,15 +18,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Price usage files and write reports to --out.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the price catalog, or validate one with --check.
     Prices(PricesArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Usage files or directories (.csv, .csv.gz, .parquet); directories are read recursively.
-    #[arg(required = true, value_name = "INPUT")]
+    /// Usage files or directories (.csv, .csv.gz, .parquet, invocation logs);
+    /// directories are read recursively. May be omitted when capacity tables are given.
+    #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
     /// Output directory; replaced as a whole, and only when the run succeeds.
@@ -72,6 +73,30 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub profiles: Option<PathBuf>,
 
+    /// Provisioned Throughput records (CSV or Parquet): provisioned_model_id, model_id,
+    /// region, account_id, model_units, commitment, start, end. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub provisioned: Vec<PathBuf>,
+
+    /// How Provisioned Throughput hours are billed: every started hour from the
+    /// record's start, or exact fractional hours.
+    #[arg(long, value_enum, default_value_t = PtHoursArg::Started)]
+    pub pt_hours: PtHoursArg,
+
+    /// Imported-model copy activity (CSV or Parquet): model_arn, copy_id, region,
+    /// account_id, active_start, active_end. Needs --imported-models. Repeatable.
+    #[arg(long, value_name = "FILE", requires = "imported_models")]
+    pub copies: Vec<PathBuf>,
+
+    /// Imported models registry (CSV or Parquet): model_arn, cmu_per_copy,
+    /// cmu_version, architecture, created, deleted. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub imported_models: Vec<PathBuf>,
+
+    /// Model customization jobs and custom-model storage (CSV or Parquet). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub customization: Vec<PathBuf>,
+
     /// Rows per batch read from a file (memory vs. overhead).
     #[arg(long, value_name = "N", default_value_t = 65_536)]
     pub batch_rows: usize,
@@ -86,6 +111,12 @@ pub struct PricesArgs {
     /// Validate this catalog and report every problem as file:line; exit 1 if any.
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PtHoursArg {
+    Started,
+    Exact,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

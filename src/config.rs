@@ -1,8 +1,9 @@
 //! Raw arguments → a validated `RunConfig` (group keys parsed, catalog loaded,
 //! thread pools sized).
 
+use crate::capacity::{CapacityFiles, HourPolicy};
 use crate::catalog::PriceCatalog;
-use crate::cli::{FormatArg, RunArgs};
+use crate::cli::{FormatArg, PtHoursArg, RunArgs};
 use crate::error::{Error, Result};
 use crate::pricing::group::GroupKey;
 use crate::report::sink::Format;
@@ -20,6 +21,17 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
     };
     if args.batch_rows == 0 {
         return Err(Error::Usage("--batch-rows must be at least 1".into()));
+    }
+    let capacity = CapacityFiles {
+        provisioned: args.provisioned,
+        copies: args.copies,
+        imported_models: args.imported_models,
+        customization: args.customization,
+    };
+    if args.inputs.is_empty() && capacity.is_empty() {
+        return Err(Error::Usage(
+            "nothing to price: give usage INPUT paths or capacity tables (--provisioned, --imported-models, --copies, --customization)".into(),
+        ));
     }
     size_thread_pools(threads)?;
     Ok(RunConfig {
@@ -42,6 +54,11 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
         profiles: match args.profiles {
             Some(path) => load_profiles(&path)?,
             None => HashMap::new(),
+        },
+        capacity,
+        pt_hours: match args.pt_hours {
+            PtHoursArg::Started => HourPolicy::Started,
+            PtHoursArg::Exact => HourPolicy::Exact,
         },
     })
 }

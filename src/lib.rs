@@ -6,6 +6,7 @@
 //! exactly, `report` writes the summary, line items, rejects and manifest. `run` ties
 //! them together; `execute` maps an outcome to the documented exit codes.
 
+pub mod capacity;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -33,13 +34,13 @@ pub fn execute(cli: Cli) -> i32 {
     let outcome = match cli.command {
         Command::Run(args) => {
             let quiet = args.quiet;
-            config::run_config(args)
+            config::run_config(*args)
                 .and_then(|cfg| run::run(&cfg).map(|r| (r, cfg.out)))
                 .map(|(report, out)| {
                     if !quiet {
                         eprintln!("{}", closing_line(&report, &out));
                     }
-                    if report.rows.rejected > 0 {
+                    if report.rows.rejected + report.derived_rejected > 0 {
                         EXIT_REJECTS
                     } else {
                         EXIT_OK

@@ -5,11 +5,14 @@
 //! slices whose results are merged in slice order. Sums are exact integers, so the
 //! result is the same for any thread count or batch size.
 
+use crate::capacity::{
+    self, Billed, Biller, CapacityFiles, Charge, HourPolicy, Invocations, Registry,
+};
 use crate::catalog::PriceCatalog;
 use crate::error::{Error, Result};
 use crate::ingest::{self, Batch, InputFile};
 use crate::pricing::dedup::SeenIds;
-use crate::pricing::group::{GroupKey, Tallies};
+use crate::pricing::group::{Charged, GroupKey, Tallies};
 use crate::pricing::money::Money;
 use crate::pricing::rate::{RateContext, Rated, Reject, rate_slice};
 use crate::pricing::reasons::Reason;
@@ -40,6 +43,9 @@ pub struct RunConfig {
     pub window: (Option<i64>, Option<i64>),
     /// Application-inference-profile ARN → model id.
     pub profiles: HashMap<String, String>,
+    /// Capacity and customization tables (`--provisioned`, `--copies`, ...).
+    pub capacity: CapacityFiles,
+    pub pt_hours: HourPolicy,
 }
 
 /// What a finished run tells its caller.
@@ -47,13 +53,32 @@ pub struct RunConfig {
 pub struct RunReport {
     pub rows: RowCounts,
     pub totals: BTreeMap<String, Money>,
+    /// Copy windows derived from invocations that could not be priced (not input rows).
+    pub derived_rejected: u64,
 }
 
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let started_at = chrono::Utc::now().to_rfc3339();
-    let (files, skipped) = ingest::discover(&cfg.inputs)?;
+    let (files, skipped) = match cfg.inputs.is_empty() {
+        true => (Vec::new(), Vec::new()),
+        false => ingest::discover(&cfg.inputs)?,
+    };
+    let biller = Biller {
+        catalog: &cfg.catalog,
+        window: cfg.window,
+        by_day: cfg.group_by.contains(&GroupKey::Day),
+        hours: cfg.pt_hours,
+    };
+    // Imported models and their copy activity come first: rating invocations needs
+    // to know which models are imported and whose copies are derived from them.
+    let (mut registry, mut registry_files) =
+        capacity::load_registry(&cfg.capacity.imported_models, &biller)?;
+    let mut copies = Vec::new();
+    for path in &cfg.capacity.copies {
+        copies.push(capacity::bill_copies(&biller, &mut registry, path)?);
+    }
     let staging = Staging::create(&cfg.out)?;
-    let mut state = RunState::open(cfg, staging.path())?;
+    let mut state = RunState::open(cfg, staging.path(), registry)?;
     let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
     let mut inputs = Vec::new();
     for file in &files {
@@ -67,6 +92,24 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
             problem,
         });
     }
+    let mut billed = Vec::new();
+    for path in &cfg.capacity.provisioned {
+        billed.push(capacity::bill_provisioned(&biller, path)?);
+    }
+    capacity::bill_storage(&biller, &state.registry, &mut registry_files);
+    billed.extend(registry_files);
+    billed.extend(copies);
+    for path in &cfg.capacity.customization {
+        billed.push(capacity::bill_customization(&biller, path)?);
+    }
+    for b in billed {
+        inputs.push(state.absorb_billed(b)?);
+    }
+    let invocations = std::mem::take(&mut state.invocations);
+    let (derived, derived_rejects) = capacity::bill_derived(&biller, &state.registry, invocations);
+    state.absorb_charges(derived)?;
+    let derived_rejected = derived_rejects.len() as u64;
+    state.write_rejects(derived_rejects)?;
     progress.finish();
     let summary = report::summarize(&state.tallies, &cfg.catalog).ok_or_else(|| {
         Error::output(
@@ -91,10 +134,15 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
             group_by: cfg.group_by.iter().map(GroupKey::column_name).collect(),
             line_items: cfg.line_items,
             threads: cfg.threads,
+            pt_hours: match cfg.pt_hours {
+                HourPolicy::Started => "started".into(),
+                HourPolicy::Exact => "exact".into(),
+            },
         },
         inputs,
         skipped_files: skipped.iter().map(|p| p.display().to_string()).collect(),
         rows: counts,
+        derived_windows_rejected: derived_rejected,
         rejects_by_reason: by_reason.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         totals: totals
             .iter()
@@ -107,6 +155,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     Ok(RunReport {
         rows: counts,
         totals,
+        derived_rejected,
     })
 }
 
@@ -134,10 +183,12 @@ struct RunState<'c> {
     by_reason: BTreeMap<&'static str, u64>,
     rejects: Box<dyn TableSink>,
     line_items: Option<Box<dyn TableSink>>,
+    registry: Registry,
+    invocations: Invocations,
 }
 
 impl<'c> RunState<'c> {
-    fn open(cfg: &'c RunConfig, dir: &Path) -> Result<RunState<'c>> {
+    fn open(cfg: &'c RunConfig, dir: &Path, registry: Registry) -> Result<RunState<'c>> {
         let rejects = sink::open(cfg.format, dir, "rejects", &report::reject_schema())?;
         let line_items = match cfg.line_items {
             true => Some(sink::open(
@@ -156,6 +207,8 @@ impl<'c> RunState<'c> {
             by_reason: BTreeMap::new(),
             rejects,
             line_items,
+            registry,
+            invocations: Invocations::new(),
         })
     }
 
@@ -191,6 +244,7 @@ impl<'c> RunState<'c> {
             line_items: self.cfg.line_items,
             window: self.cfg.window,
             profiles: &self.cfg.profiles,
+            imported: &self.registry,
         };
         let rated: Vec<Rated> = slices(cols.len, self.cfg.threads)
             .into_par_iter()
@@ -229,6 +283,9 @@ impl<'c> RunState<'c> {
     }
 
     fn merge(&mut self, part: Rated) -> Result<()> {
+        for (key, mut times) in part.invocations {
+            self.invocations.entry(key).or_default().append(&mut times);
+        }
         self.counts.priced += part.priced;
         self.counts.not_billable += part.not_billable;
         self.counts.out_of_range += part.out_of_range;
@@ -242,6 +299,63 @@ impl<'c> RunState<'c> {
         }
         if let Some(sink) = self.line_items.as_mut() {
             sink.write(report::line_item_table(part.line_items))?;
+        }
+        Ok(())
+    }
+
+    /// Counts a capacity table's records, writes its rejects, adds its charges.
+    fn absorb_billed(&mut self, billed: Billed) -> Result<InputInfo> {
+        self.counts.read += billed.rows;
+        self.counts.priced += billed.priced;
+        self.counts.out_of_range += billed.out_of_range;
+        self.merge(Rated {
+            rejects: billed.rejects,
+            ..Rated::default()
+        })?;
+        self.absorb_charges(billed.charges)?;
+        Ok(InputInfo {
+            path: billed.input.display().to_string(),
+            kind: billed.kind.to_string(),
+            bytes: billed.bytes,
+            rows: billed.rows,
+            problem: None,
+        })
+    }
+
+    /// Adds capacity charges to the tallies (grouped like usage) and line items.
+    fn absorb_charges(&mut self, charges: Vec<Charge>) -> Result<()> {
+        let mut codes = Vec::with_capacity(self.cfg.group_by.len());
+        for c in &charges {
+            codes.clear();
+            for (d, key) in self.cfg.group_by.iter().enumerate() {
+                let value = capacity_group_value(key, c);
+                codes.push(self.tallies.groups.dim(d).code(&value));
+            }
+            let group = self.tallies.groups.id(&codes);
+            let charged = Charged {
+                quantity: c.quantity,
+                cost: c.cost,
+                records: 1,
+            };
+            self.tallies.charge(group, c.price, c.usage_type, charged);
+        }
+        if let Some(sink) = self.line_items.as_mut() {
+            let items = charges
+                .iter()
+                .map(|c| c.line_item(&self.cfg.catalog))
+                .collect();
+            sink.write(report::line_item_table(items))?;
+        }
+        Ok(())
+    }
+
+    /// Rejects that are not input rows (derived copy windows): written, not counted.
+    fn write_rejects(&mut self, rejects: Vec<Reject>) -> Result<()> {
+        for r in &rejects {
+            *self.by_reason.entry(r.reason.code()).or_default() += 1;
+        }
+        if !rejects.is_empty() {
+            self.rejects.write(report::reject_table(&rejects))?;
         }
         Ok(())
     }
@@ -280,6 +394,21 @@ impl<'c> RunState<'c> {
             rows: 0,
         });
         Ok(files)
+    }
+}
+
+/// A capacity charge's value for a report dimension: it has no principal, tags or
+/// service tier, and is always served in its own region.
+fn capacity_group_value(key: &GroupKey, c: &Charge) -> String {
+    match key {
+        GroupKey::ModelId => c.model_id.clone(),
+        GroupKey::Mode => c.mode().to_string(),
+        GroupKey::Region => c.region.clone(),
+        GroupKey::Scope => crate::resolve::Scope::InRegion.to_string(),
+        GroupKey::AccountId => c.account_id.clone(),
+        GroupKey::Day => crate::time::format_day(c.at),
+        GroupKey::Month => crate::time::format_month(c.at),
+        GroupKey::ServiceTier | GroupKey::Principal | GroupKey::Tag(_) => String::new(),
     }
 }
 

@@ -1,16 +1,17 @@
 //! Reading a catalog CSV into validated rows; every problem is reported as `file:line`.
 
-use super::terms::{ImageQuality, Mode, Tier, UsageType};
+use super::terms::{Commitment, ImageQuality, Mode, Tier, UsageType};
 use super::{CatalogRow, Window};
 use crate::pricing::money::Money;
 use crate::resolve::Scope;
 use crate::time::parse_instant;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
+use std::ops::Not;
 use std::str::FromStr;
 
 /// The catalog's columns, in the order `billrun prices` prints them.
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 16] = [
     "model_id",
     "region",
     "mode",
@@ -21,6 +22,7 @@ pub const COLUMNS: [&str; 15] = [
     "scope",
     "service_tier",
     "commitment",
+    "cmu_version",
     "image_quality",
     "image_max_pixels",
     "effective_from",
@@ -128,33 +130,28 @@ fn parse_row(line: usize, raw: Vec<String>) -> Result<CatalogRow, String> {
         format!("price {price} per {per} needs more than 12 decimal places per unit")
     })?;
     let image_max_pixels = optional(
-        f(11),
+        f(12),
         |s| s.parse::<u64>().ok().filter(|p| *p > 0),
         "image_max_pixels",
     )?;
-    let image_quality = optional(f(10), ImageQuality::parse, "image_quality")?;
+    let image_quality = optional(f(11), ImageQuality::parse, "image_quality")?;
     if usage_type != UsageType::Images && (image_quality.is_some() || image_max_pixels.is_some()) {
         return Err(format!(
             "image_quality and image_max_pixels apply only to usage_type images, not {usage_type}"
         ));
     }
-    if !f(9).is_empty() {
-        return Err(format!(
-            "commitment \"{}\" applies only to capacity usage types, not {usage_type}",
-            f(9)
-        ));
-    }
+    let (commitment, cmu_version) = capacity_terms(usage_type, mode, f(9), f(10))?;
     let window = Window {
-        from: optional(f(12), parse_instant, "effective_from")?,
-        to: optional(f(13), parse_instant, "effective_to")?,
+        from: optional(f(13), parse_instant, "effective_from")?,
+        to: optional(f(14), parse_instant, "effective_to")?,
     };
     if let (Some(from), Some(to)) = (window.from, window.to)
         && to <= from
     {
         return Err(format!(
             "effective_to {} is not after effective_from {}",
-            f(13),
-            f(12)
+            f(14),
+            f(13)
         ));
     }
     Ok(CatalogRow {
@@ -177,11 +174,61 @@ fn parse_row(line: usize, raw: Vec<String>) -> Result<CatalogRow, String> {
                 Tier::expected()
             )
         })?,
+        commitment,
+        cmu_version,
         image_quality,
         image_max_pixels,
         window,
         raw,
     })
+}
+
+/// A capacity meter is billed under one mode; `mu_hours` needs a commitment term, and
+/// only the Custom Model Import meters may name a CMU version.
+fn capacity_terms(
+    usage_type: UsageType,
+    mode: Mode,
+    commitment: &str,
+    cmu_version: &str,
+) -> Result<(Option<Commitment>, Option<String>), String> {
+    let expected_mode = usage_type.capacity_mode();
+    if let Some(m) = expected_mode.filter(|m| *m != mode) {
+        return Err(format!(
+            "usage_type {usage_type} needs mode {m}, not {mode}"
+        ));
+    }
+    if expected_mode.is_none() && matches!(mode, Mode::OnDemand | Mode::Batch).not() {
+        return Err(format!(
+            "mode {mode} does not apply to usage_type {usage_type}"
+        ));
+    }
+    let commitment = match (usage_type, commitment) {
+        (UsageType::MuHours, c) => Some(Commitment::parse(c).ok_or_else(|| {
+            format!(
+                "usage_type mu_hours needs a commitment (one of: {}), found \"{c}\"",
+                Commitment::expected()
+            )
+        })?),
+        (_, "") => None,
+        (_, c) => {
+            return Err(format!(
+                "commitment \"{c}\" applies only to usage_type mu_hours, not {usage_type}"
+            ));
+        }
+    };
+    let cmu_meter = matches!(
+        usage_type,
+        UsageType::CmuMinutes | UsageType::CmuStorageMonths
+    );
+    if !cmu_meter && !cmu_version.is_empty() {
+        return Err(format!(
+            "cmu_version applies only to usage_types cmu_minutes and cmu_storage_months, not {usage_type}"
+        ));
+    }
+    Ok((
+        commitment,
+        Some(cmu_version.to_string()).filter(|v| !v.is_empty()),
+    ))
 }
 
 /// `*` is any; empty is a mistake here (say `*` to mean any).

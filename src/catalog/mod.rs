@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use terms::{ImageQuality, Mode, Tier, UsageType};
+use terms::{Commitment, ImageQuality, Mode, Tier, UsageType};
 
 pub use load::COLUMNS;
 
@@ -60,6 +60,10 @@ pub struct CatalogRow {
     pub currency: String,
     pub scope: Option<Scope>,
     pub tier: Tier,
+    /// Provisioned Throughput term (`mu_hours` rows only, where it is required).
+    pub commitment: Option<Commitment>,
+    /// Custom Model Import CMU version; `None` is any.
+    pub cmu_version: Option<String>,
     pub image_quality: Option<ImageQuality>,
     pub image_max_pixels: Option<u64>,
     pub window: Window,
@@ -77,18 +81,21 @@ impl CatalogRow {
             self.usage_type,
             self.scope,
             self.tier,
+            self.commitment,
+            &self.cmu_version,
             self.image_quality,
             self.image_max_pixels,
         )
     }
 
-    /// Larger is more specific: model, then region, then scope, then the smallest
+    /// Larger is more specific: model, then region, then scope, then CMU version, then the smallest
     /// image bucket, then image quality.
-    fn specificity(&self) -> (bool, bool, bool, Reverse<u64>, bool) {
+    fn specificity(&self) -> (bool, bool, bool, bool, Reverse<u64>, bool) {
         (
             self.model_id.is_some(),
             self.region.is_some(),
             self.scope.is_some(),
+            self.cmu_version.is_some(),
             Reverse(self.image_max_pixels.unwrap_or(u64::MAX)),
             self.image_quality.is_some(),
         )
@@ -107,6 +114,10 @@ pub struct Query<'a> {
     pub at: i64,
     /// Quality and pixel count (width × height), for images.
     pub image: Option<(ImageQuality, u64)>,
+    /// Commitment term, for `mu_hours`.
+    pub commitment: Option<Commitment>,
+    /// CMU version of an imported model, for the Custom Model Import meters.
+    pub cmu_version: Option<&'a str>,
 }
 
 /// A loaded, validated catalog.
@@ -117,6 +128,8 @@ pub struct PriceCatalog {
     pub rows: Vec<CatalogRow>,
     candidates: HashMap<(Option<String>, Mode, Tier, UsageType), Vec<usize>>,
     models: HashSet<String>,
+    /// A per-request row prices any model.
+    any_model: bool,
     /// Every effective_from/effective_to, sorted: between two, the answer to a query is constant.
     boundaries: Vec<i64>,
 }
@@ -150,7 +163,13 @@ impl PriceCatalog {
                 .or_default()
                 .push(i);
         }
-        let models = rows.iter().filter_map(|r| r.model_id.clone()).collect();
+        // Capacity rows (often wildcards, such as CMU prices) say nothing about which
+        // models can be invoked per request.
+        let per_request = rows
+            .iter()
+            .filter(|r| r.usage_type.capacity_mode().is_none());
+        let any_model = per_request.clone().any(|r| r.model_id.is_none());
+        let models = per_request.filter_map(|r| r.model_id.clone()).collect();
         let mut boundaries: Vec<i64> = rows
             .iter()
             .flat_map(|r| [r.window.from, r.window.to])
@@ -165,19 +184,25 @@ impl PriceCatalog {
             rows,
             candidates,
             models,
+            any_model,
             boundaries,
         })
     }
 
-    /// Whether any row can price this (resolved) model.
+    /// Whether any per-request row can price this (resolved) model.
     pub fn knows_model(&self, model_id: &str) -> bool {
-        self.models.contains(model_id) || self.rows.iter().any(|r| r.model_id.is_none())
+        self.any_model || self.models.contains(model_id)
     }
 
     /// Index of the period between catalog boundaries that holds `at`: two instants
     /// with the same epoch get the same answer from `find`, so callers may cache on it.
     pub fn epoch(&self, at: i64) -> usize {
         self.boundaries.partition_point(|b| *b <= at)
+    }
+
+    /// The first price boundary (effective_from/effective_to) after `at`, if any.
+    pub fn next_boundary(&self, at: i64) -> Option<i64> {
+        self.boundaries.get(self.epoch(at)).copied()
     }
 
     /// The most specific row that prices the query, if any.
@@ -201,6 +226,10 @@ impl PriceCatalog {
             (None, rq, rmax) => rq.is_none() && rmax.is_none(),
         };
         image_ok
+            && r.commitment == q.commitment
+            && r.cmu_version
+                .as_deref()
+                .is_none_or(|v| Some(v) == q.cmu_version)
             && r.region.as_deref().is_none_or(|x| x == q.region)
             && r.scope.is_none_or(|s| s == q.scope)
             && r.window.contains(q.at)

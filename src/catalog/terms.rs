@@ -39,12 +39,52 @@ vocabulary! {
         CacheReadTokens => "cache_read_tokens",
         CacheWriteTokens => "cache_write_tokens",
         Images => "images",
+        MuHours => "mu_hours",
+        CmuMinutes => "cmu_minutes",
+        CmuStorageMonths => "cmu_storage_months",
+        TrainingTokens => "training_tokens",
+        TrainingImages => "training_images",
+        ModelStorageMonths => "model_storage_months",
     }
 }
 
 vocabulary! {
     /// How a request was submitted.
-    Mode { OnDemand => "on_demand", Batch => "batch" }
+    Mode {
+        OnDemand => "on_demand",
+        Batch => "batch",
+        Provisioned => "provisioned",
+        Imported => "imported",
+        Customization => "customization",
+    }
+}
+
+vocabulary! {
+    /// Provisioned Throughput commitment term.
+    Commitment { NoCommitment => "none", OneMonth => "1-month", SixMonth => "6-month" }
+}
+
+impl UsageType {
+    /// The per-request meters of a usage row, in `rows::METER_COLUMNS` order.
+    pub const METERS: [UsageType; 5] = [
+        UsageType::InputTokens,
+        UsageType::OutputTokens,
+        UsageType::CacheReadTokens,
+        UsageType::CacheWriteTokens,
+        UsageType::Images,
+    ];
+
+    /// The mode a capacity meter is billed under; `None` for per-request meters.
+    pub fn capacity_mode(self) -> Option<Mode> {
+        match self {
+            UsageType::MuHours => Some(Mode::Provisioned),
+            UsageType::CmuMinutes | UsageType::CmuStorageMonths => Some(Mode::Imported),
+            UsageType::TrainingTokens
+            | UsageType::TrainingImages
+            | UsageType::ModelStorageMonths => Some(Mode::Customization),
+            _ => None,
+        }
+    }
 }
 
 vocabulary! {

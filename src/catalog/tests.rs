@@ -21,6 +21,8 @@ fn query<'a>(model_id: &'a str, region: &'a str, usage_type: UsageType) -> Query
         usage_type,
         at: parse_instant("2025-06-01").unwrap(),
         image: None,
+        commitment: None,
+        cmu_version: None,
     }
 }
 
@@ -219,4 +221,75 @@ fn embedded_catalog_loads_and_prices_the_reference_examples() {
         ),
         None
     );
+}
+
+const CAPACITY_HEADER: &str = "model_id,region,mode,usage_type,price,per,commitment,cmu_version\n";
+
+fn capacity_catalog(rows: &str) -> Result<PriceCatalog, Vec<String>> {
+    PriceCatalog::parse("c.csv", &format!("{CAPACITY_HEADER}{rows}"))
+}
+
+fn capacity_query<'a>(
+    usage_type: UsageType,
+    mode: Mode,
+    commitment: Option<Commitment>,
+    cmu_version: Option<&'a str>,
+) -> Query<'a> {
+    Query {
+        mode,
+        commitment,
+        cmu_version,
+        ..query("m", "us-east-1", usage_type)
+    }
+}
+
+#[test]
+fn capacity_rows_need_their_mode_and_terms() {
+    let problems = capacity_catalog(concat!(
+        "m,us-east-1,provisioned,mu_hours,1,1,,\n",
+        "m,us-east-1,on_demand,mu_hours,1,1,none,\n",
+        "m,us-east-1,on_demand,input_tokens,1,1000,1-month,\n",
+        "m,us-east-1,provisioned,mu_hours,1,1,none,1.0\n",
+        "m,us-east-1,imported,input_tokens,1,1000,,\n",
+    ))
+    .unwrap_err();
+    let expected = [
+        "c.csv:2: usage_type mu_hours needs a commitment",
+        "c.csv:3: usage_type mu_hours needs mode provisioned, not on_demand",
+        "c.csv:4: commitment \"1-month\" applies only to usage_type mu_hours",
+        "c.csv:5: cmu_version applies only to usage_types cmu_minutes and cmu_storage_months",
+        "c.csv:6: mode imported does not apply to usage_type input_tokens",
+    ];
+    assert_eq!(problems.len(), expected.len(), "{problems:?}");
+    for (p, e) in problems.iter().zip(expected) {
+        assert!(p.starts_with(e), "{p:?} does not start with {e:?}");
+    }
+}
+
+#[test]
+fn commitment_terms_match_exactly_and_cmu_versions_most_specific_wins() {
+    let c = capacity_catalog(concat!(
+        "m,us-east-1,provisioned,mu_hours,44,1,none,\n",
+        "m,us-east-1,provisioned,mu_hours,39.60,1,1-month,\n",
+        "*,us-east-1,imported,cmu_minutes,0.0785,1,,\n",
+        "*,us-east-1,imported,cmu_minutes,0.1,1,,2.0\n",
+    ))
+    .unwrap();
+    let pt = |term| {
+        let q = capacity_query(UsageType::MuHours, Mode::Provisioned, Some(term), None);
+        unit(&c, &q)
+    };
+    assert_eq!(pt(Commitment::OneMonth).unwrap(), "39.600000000000");
+    assert_eq!(pt(Commitment::NoCommitment).unwrap(), "44.000000000000");
+    assert_eq!(pt(Commitment::SixMonth), None, "never a neighbouring term");
+    let cmu = |v| {
+        unit(
+            &c,
+            &capacity_query(UsageType::CmuMinutes, Mode::Imported, None, Some(v)),
+        )
+    };
+    assert_eq!(cmu("2.0").unwrap(), "0.100000000000");
+    assert_eq!(cmu("1.0").unwrap(), "0.078500000000");
+    // A wildcard capacity price does not make every model invocable per token.
+    assert!(!c.knows_model("unknown.model"));
 }

@@ -5,6 +5,7 @@
 //! overlaps rating and memory holds a few batches, never a file.
 
 pub mod logs;
+pub mod records;
 pub mod table;
 
 use crate::error::{Error, Result};

@@ -1,6 +1,8 @@
 //! Group-by keys and the per-slice interning of their values.
 
+use super::money::{Money, Quantity};
 use super::rate::Tally;
+use crate::catalog::terms::UsageType;
 use std::collections::HashMap;
 
 /// A report dimension, as named in `--group-by`.
@@ -134,18 +136,48 @@ impl Groups {
 pub struct Tallies {
     pub groups: Groups,
     pub by_price: HashMap<(u32, usize), Tally>,
+    /// Charges whose cost is computed per charge (capacity, prorated and rounded once
+    /// each; imported-model tokens at zero), per (group, catalog row, usage type).
+    pub charged: HashMap<(u32, usize, UsageType), Charged>,
+    /// A charged sum left DECIMAL(38, 12): the summary must fail, not clamp.
+    pub overflowed: bool,
+}
+
+/// Summed charges of one (group, catalog row, usage type).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Charged {
+    pub quantity: Quantity,
+    pub cost: Money,
+    pub records: u64,
 }
 
 impl Tallies {
     pub fn new(dimensions: usize) -> Tallies {
         Tallies {
             groups: Groups::new(dimensions),
-            by_price: HashMap::new(),
+            ..Tallies::default()
         }
     }
 
     pub fn add(&mut self, group: u32, price: usize, tally: Tally) {
         self.by_price.entry((group, price)).or_default().add(tally);
+    }
+
+    pub fn charge(&mut self, group: u32, price: usize, usage: UsageType, charge: Charged) {
+        let sum = self.charged.entry((group, price, usage)).or_default();
+        match (
+            sum.quantity.checked_add(charge.quantity),
+            sum.cost.checked_add(charge.cost),
+        ) {
+            (Some(quantity), Some(cost)) => {
+                *sum = Charged {
+                    quantity,
+                    cost,
+                    records: sum.records + charge.records,
+                }
+            }
+            _ => self.overflowed = true,
+        }
     }
 
     /// Folds `other` in: its codes are remapped to ours once per distinct value and
@@ -179,6 +211,10 @@ impl Tallies {
         for ((group, price), tally) in other.by_price {
             self.add(ids[group as usize], price, tally);
         }
+        for ((group, price, usage), charge) in other.charged {
+            self.charge(ids[group as usize], price, usage, charge);
+        }
+        self.overflowed |= other.overflowed;
     }
 
     /// (group values, catalog row) → tally.

@@ -4,10 +4,11 @@
 //! Quantities are summed per catalog row before any multiplication (pricing is
 //! linear), so a summary needs one multiplication per group and price, not per row.
 
-use super::group::{GroupKey, Interner, Tallies};
-use super::money::Money;
+use super::group::{Charged, GroupKey, Interner, Tallies};
+use super::money::{Money, Quantity};
 use super::reasons::Reason;
 use super::rows::{BadInstant, UsageColumns};
+use crate::capacity::{ImportedModel, Invocations, Registry};
 use crate::catalog::terms::{ImageQuality, Mode, Tier, UsageType};
 use crate::catalog::{PriceCatalog, Query};
 use crate::resolve::{Scope, Unresolved, resolve_model_id};
@@ -25,6 +26,9 @@ pub struct RateContext<'a> {
     pub window: (Option<i64>, Option<i64>),
     /// Application-inference-profile ARN → model id (`--profiles`).
     pub profiles: &'a HashMap<String, String>,
+    /// Imported models (`--imported-models`): their invocations are billed by copy
+    /// time, not per token.
+    pub imported: &'a Registry,
 }
 
 #[cfg(test)]
@@ -37,12 +41,14 @@ impl<'a> RateContext<'a> {
     ) -> RateContext<'a> {
         static NO_PROFILES: std::sync::LazyLock<HashMap<String, String>> =
             std::sync::LazyLock::new(HashMap::new);
+        static NO_IMPORTS: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(HashMap::new);
         RateContext {
             catalog,
             group_by,
             line_items,
             window: (None, None),
             profiles: &NO_PROFILES,
+            imported: &NO_IMPORTS,
         }
     }
 }
@@ -86,9 +92,10 @@ pub struct LineItem {
     pub scope: Scope,
     pub region: String,
     pub mode: Mode,
-    pub service_tier: Tier,
+    /// `None` for capacity charges, which have no service tier.
+    pub service_tier: Option<Tier>,
     pub usage_type: UsageType,
-    pub quantity: u64,
+    pub quantity: Quantity,
     pub unit_price: Money,
     pub cost: Money,
     pub currency: String,
@@ -109,6 +116,8 @@ pub struct Rated {
     pub not_billable: u64,
     /// Rows whose timestamp is outside `--from`/`--to`.
     pub out_of_range: u64,
+    /// Successful invocations of imported models whose copies are derived from them.
+    pub invocations: Invocations,
 }
 
 type Failure = (Reason, String);
@@ -225,9 +234,12 @@ impl<'c> SliceRater<'c> {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .ok_or((Reason::MissingValue, "model_id is empty".to_string()))?;
+        if let Some(imported) = self.ctx.imported.get(raw_model) {
+            return self.rate_imported(cols, i, source, raw_model, imported, &row);
+        }
         let (model, scope) = self.resolve(raw_model)?;
         let mut priced = [None; 5];
-        for (m, usage) in UsageType::ALL.iter().enumerate() {
+        for (m, usage) in UsageType::METERS.iter().enumerate() {
             if row.quantities[m] > 0 {
                 priced[m] = Some(self.price(model, scope, *usage, &row)?);
             }
@@ -240,7 +252,7 @@ impl<'c> SliceRater<'c> {
                     .times(u128::from(row.quantities[m]))
                     .ok_or((
                         Reason::Overflow,
-                        format!("cost of {} overflows DECIMAL(38, 12)", UsageType::ALL[m]),
+                        format!("cost of {} overflows DECIMAL(38, 12)", UsageType::METERS[m]),
                     ))?;
             }
         }
@@ -257,6 +269,80 @@ impl<'c> SliceRater<'c> {
                     self.out.line_items.push(item);
                 }
             }
+        }
+        Ok(Outcome::Priced)
+    }
+
+    /// An imported model's invocation: its tokens are reported at zero cost (copy
+    /// time is what is billed) under the currency of its CMU price, and, when its
+    /// copies are derived from invocations, its instant is kept for that.
+    fn rate_imported(
+        &mut self,
+        cols: &UsageColumns,
+        i: usize,
+        source: &Arc<str>,
+        arn: &str,
+        imported: &ImportedModel,
+        row: &Valid,
+    ) -> Result<Outcome, Failure> {
+        let query = Query {
+            model_id: arn,
+            region: row.region,
+            scope: Scope::InRegion,
+            mode: Mode::Imported,
+            tier: Tier::Standard,
+            usage_type: UsageType::CmuMinutes,
+            at: row.at,
+            image: None,
+            commitment: None,
+            cmu_version: Some(&imported.cmu_version),
+        };
+        let price = self.ctx.catalog.find(&query).ok_or_else(|| {
+            (
+                Reason::NoPrice,
+                format!(
+                    "no cmu_minutes price for imported model {arn} (CMU version {}) in {} at {}",
+                    imported.cmu_version,
+                    row.region,
+                    format_instant(row.at)
+                ),
+            )
+        })?;
+        let model = self.models.code(arn);
+        let group = self.group_id(cols, i, model, Scope::InRegion, row);
+        for (m, usage) in UsageType::METERS.iter().enumerate() {
+            let Some(quantity) = Some(row.quantities[m]).filter(|q| *q > 0) else {
+                continue;
+            };
+            let charged = Charged {
+                quantity: Quantity::whole(u128::from(quantity)).unwrap_or_default(),
+                cost: Money::ZERO,
+                records: 1,
+            };
+            self.out.tallies.charge(group, price, *usage, charged);
+            if self.ctx.line_items {
+                let mut item = self.line_item(
+                    cols,
+                    i,
+                    source,
+                    model,
+                    Scope::InRegion,
+                    row,
+                    m,
+                    price,
+                    Money::ZERO,
+                );
+                item.unit_price = Money::ZERO;
+                self.out.line_items.push(item);
+            }
+        }
+        if imported.from_invocations && text(&cols.error_code, i).is_empty() {
+            let key = (
+                arn.to_string(),
+                row.region.to_string(),
+                text(&cols.account_id, i).to_string(),
+            );
+            self.out.invocations.entry(key).or_default().push(row.at);
         }
         Ok(Outcome::Priced)
     }
@@ -329,6 +415,8 @@ impl<'c> SliceRater<'c> {
                 usage_type: usage,
                 at: row.at,
                 image,
+                commitment: None,
+                cmu_version: None,
             })
         });
         found.ok_or_else(|| (Reason::NoPrice, format!(
@@ -425,9 +513,9 @@ impl<'c> SliceRater<'c> {
             scope,
             region: row.region.to_string(),
             mode: row.mode,
-            service_tier: row.tier,
-            usage_type: UsageType::ALL[m],
-            quantity: row.quantities[m],
+            service_tier: Some(row.tier),
+            usage_type: UsageType::METERS[m],
+            quantity: Quantity::whole(u128::from(row.quantities[m])).unwrap_or_default(),
             unit_price: price.unit_price,
             cost,
             currency: price.currency.clone(),
@@ -463,12 +551,14 @@ fn validate<'r>(
         .filter(|s| !s.is_empty())
         .ok_or((Reason::MissingValue, "region is empty".to_string()))?;
     let mode_text = text(&cols.mode, i);
-    let mode = Mode::parse_or_on_demand(mode_text).ok_or_else(|| {
-        (
-            Reason::BadMode,
-            format!("mode \"{mode_text}\" is not one of: {}", Mode::expected()),
-        )
-    })?;
+    let mode = Mode::parse_or_on_demand(mode_text)
+        .filter(|m| matches!(m, Mode::OnDemand | Mode::Batch))
+        .ok_or_else(|| {
+            (
+                Reason::BadMode,
+                format!("mode \"{mode_text}\" is not one of: on_demand, batch"),
+            )
+        })?;
     let tier_text = text(&cols.service_tier, i);
     let tier = Tier::parse_or_standard(tier_text).ok_or_else(|| {
         (
@@ -480,7 +570,7 @@ fn validate<'r>(
         )
     })?;
     let mut quantities = [0u64; 5];
-    for (m, usage) in UsageType::ALL.iter().enumerate() {
+    for (m, usage) in UsageType::METERS.iter().enumerate() {
         quantities[m] = cols.meters[m].get(i).map_err(|v| {
             (
                 Reason::BadQuantity,

@@ -32,5 +32,8 @@ reasons! {
     BadTags => "bad_tags",
     UnknownModel => "unknown_model",
     NoPrice => "no_price",
+    BadInterval => "bad_interval",
+    BadCommitment => "bad_commitment",
+    Overlap => "overlap",
     Overflow => "overflow",
 }

@@ -14,6 +14,10 @@ pub struct Manifest {
     pub inputs: Vec<InputInfo>,
     pub skipped_files: Vec<String>,
     pub rows: RowCounts,
+    /// Copy windows derived from invocations that could not be priced: in rejects.*
+    /// and `rejects_by_reason`, but not input rows, so not in `rows.rejected`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub derived_windows_rejected: u64,
     pub rejects_by_reason: BTreeMap<String, u64>,
     /// Exact total cost by currency, as a plain decimal string.
     pub totals: BTreeMap<String, String>,
@@ -33,6 +37,8 @@ pub struct Options {
     pub group_by: Vec<String>,
     pub line_items: bool,
     pub threads: usize,
+    /// `--pt-hours`: `started` or `exact`.
+    pub pt_hours: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -61,4 +67,8 @@ pub struct RowCounts {
 pub struct FileInfo {
     pub name: String,
     pub rows: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

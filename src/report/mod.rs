@@ -10,7 +10,7 @@ pub mod table;
 use crate::catalog::PriceCatalog;
 use crate::catalog::terms::UsageType;
 use crate::pricing::group::Tallies;
-use crate::pricing::money::Money;
+use crate::pricing::money::{Money, Quantity};
 use crate::pricing::rate::{LineItem, Reject};
 use std::collections::BTreeMap;
 use table::{Kind, Schema, Table, Values};
@@ -18,7 +18,7 @@ use table::{Kind, Schema, Table, Values};
 /// One summary row's measures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SummaryCell {
-    pub quantity: u128,
+    pub quantity: Quantity,
     pub cost: Money,
     pub records: u64,
 }
@@ -27,26 +27,46 @@ pub struct SummaryCell {
 pub type Summary = BTreeMap<(Vec<String>, UsageType, String), SummaryCell>;
 
 /// Folds per-(group, catalog row) tallies into summary rows: one multiplication per
-/// tally. `None` if a cost overflows DECIMAL(38, 12) or a quantity Int64.
+/// tally; charges add their own costs. `None` if a cost or quantity overflows
+/// DECIMAL(38, 12).
 pub fn summarize(tallies: &Tallies, catalog: &PriceCatalog) -> Option<Summary> {
+    if tallies.overflowed {
+        return None;
+    }
     let mut summary = Summary::new();
-    for (&(group, price), tally) in &tallies.by_price {
-        let row = &catalog.rows[price];
+    let mut add = |group: u32, price: usize, usage: UsageType, measures: SummaryCell| {
         let cell = summary
             .entry((
                 tallies.groups.values(group),
-                row.usage_type,
-                row.currency.clone(),
+                usage,
+                catalog.rows[price].currency.clone(),
             ))
             .or_default();
-        cell.quantity += tally.quantity;
-        cell.records += tally.records;
-        cell.cost = cell
-            .cost
-            .checked_add(row.unit_price.times(tally.quantity)?)?;
+        *cell = SummaryCell {
+            quantity: cell.quantity.checked_add(measures.quantity)?,
+            cost: cell.cost.checked_add(measures.cost)?,
+            records: cell.records + measures.records,
+        };
+        Some(())
+    };
+    for (&(group, price), tally) in &tallies.by_price {
+        let row = &catalog.rows[price];
+        let measures = SummaryCell {
+            quantity: Quantity::whole(tally.quantity)?,
+            cost: row.unit_price.times(tally.quantity)?,
+            records: tally.records,
+        };
+        add(group, price, row.usage_type, measures)?;
     }
-    let fits = summary.values().all(|c| i64::try_from(c.quantity).is_ok());
-    fits.then_some(summary)
+    for (&(group, price, usage), charged) in &tallies.charged {
+        let measures = SummaryCell {
+            quantity: charged.quantity,
+            cost: charged.cost,
+            records: charged.records,
+        };
+        add(group, price, usage, measures)?;
+    }
+    Some(summary)
 }
 
 pub fn summary_schema(group_columns: &[String]) -> Schema {
@@ -56,7 +76,7 @@ pub fn summary_schema(group_columns: &[String]) -> Schema {
         .collect();
     schema.extend([
         ("usage_type".to_string(), Kind::Text),
-        ("quantity".to_string(), Kind::Int),
+        ("quantity".to_string(), Kind::Quantity),
         ("cost".to_string(), Kind::Money),
         ("currency".to_string(), Kind::Text),
         ("records".to_string(), Kind::Int),
@@ -73,7 +93,7 @@ pub fn summary_table(group_columns: &[String], summary: &Summary) -> Table {
             k.push(Some(v.clone()));
         }
         usage.push(Some(usage_type.to_string()));
-        qty.push(Some(cell.quantity as i64)); // checked by `summarize`
+        qty.push(cell.quantity);
         cost.push(cell.cost);
         cur.push(Some(currency.clone()));
         recs.push(Some(cell.records as i64));
@@ -81,7 +101,7 @@ pub fn summary_table(group_columns: &[String], summary: &Summary) -> Table {
     let mut columns: Vec<Values> = keys.into_iter().map(Values::Text).collect();
     columns.extend([
         Values::Text(usage),
-        Values::Int(qty),
+        Values::Quantity(qty),
         Values::Money(cost),
         Values::Text(cur),
         Values::Int(recs),
@@ -111,7 +131,7 @@ pub fn line_item_schema() -> Schema {
         ("mode", Text),
         ("service_tier", Text),
         ("usage_type", Text),
-        ("quantity", Int),
+        ("quantity", Quantity),
         ("unit_price", Money),
         ("cost", Money),
         ("currency", Text),
@@ -152,7 +172,7 @@ pub fn line_item_table(items: Vec<LineItem>) -> Table {
             Some(i.scope.to_string()),
             Some(i.region),
             Some(i.mode.to_string()),
-            Some(i.service_tier.to_string()),
+            i.service_tier.map(|t| t.to_string()),
             Some(i.usage_type.to_string()),
             Some(i.currency),
             i.tags,
@@ -163,7 +183,7 @@ pub fn line_item_table(items: Vec<LineItem>) -> Table {
         }
         row.push(Some(i.row));
         at.push(i.timestamp);
-        qty.push(Some(i.quantity as i64));
+        qty.push(i.quantity);
         unit.push(i.unit_price);
         cost.push(i.cost);
         line.push(Some(i.catalog_line as i64));
@@ -184,7 +204,7 @@ pub fn line_item_table(items: Vec<LineItem>) -> Table {
         next(),
         next(),
         next(),
-        Values::Int(qty),
+        Values::Quantity(qty),
         Values::Money(unit),
         Values::Money(cost),
         next(),
@@ -237,18 +257,23 @@ mod tests {
     use crate::pricing::rate::Tally;
 
     #[test]
-    fn a_quantity_beyond_int64_fails_the_summary_instead_of_clamping() {
+    fn a_quantity_beyond_decimal_38_12_fails_the_summary_instead_of_clamping() {
         let catalog = PriceCatalog::embedded().unwrap();
         let mut tallies = Tallies::new(1);
         let a = tallies.groups.dim(0).code("a");
         let group = tallies.groups.id(&[a]);
-        let half = Tally {
-            quantity: i64::MAX as u128 / 2 + 1,
+        // DECIMAL(38, 12) holds 26 integer digits.
+        let almost = Tally {
+            quantity: 10u128.pow(26) - 1,
             records: 1,
         };
-        tallies.add(group, 0, half);
+        tallies.add(group, 0, almost);
         assert!(summarize(&tallies, &catalog).is_some());
-        tallies.add(group, 0, half);
+        let one = Tally {
+            quantity: 1,
+            records: 1,
+        };
+        tallies.add(group, 0, one);
         assert!(summarize(&tallies, &catalog).is_none());
     }
 }

@@ -1,6 +1,6 @@
 //! A small typed table: what every report is before a sink writes it.
 
-use crate::pricing::money::{Money, PRECISION, SCALE};
+use crate::pricing::money::{Money, PRECISION, Quantity, SCALE};
 use crate::time::format_instant;
 use polars::prelude::*;
 
@@ -11,6 +11,8 @@ pub enum Kind {
     Int,
     /// DECIMAL(38, 12).
     Money,
+    /// DECIMAL(38, 12); CSV prints the shortest exact decimal.
+    Quantity,
     /// UTC instant, microseconds.
     Instant,
 }
@@ -21,6 +23,7 @@ pub enum Values {
     Text(Vec<Option<String>>),
     Int(Vec<Option<i64>>),
     Money(Vec<Money>),
+    Quantity(Vec<Quantity>),
     Instant(Vec<i64>),
 }
 
@@ -30,6 +33,7 @@ impl Values {
             Kind::Text => Values::Text(Vec::new()),
             Kind::Int => Values::Int(Vec::new()),
             Kind::Money => Values::Money(Vec::new()),
+            Kind::Quantity => Values::Quantity(Vec::new()),
             Kind::Instant => Values::Instant(Vec::new()),
         }
     }
@@ -39,6 +43,7 @@ impl Values {
             Values::Text(v) => v.len(),
             Values::Int(v) => v.len(),
             Values::Money(v) => v.len(),
+            Values::Quantity(v) => v.len(),
             Values::Instant(v) => v.len(),
         }
     }
@@ -53,6 +58,7 @@ impl Values {
             Values::Text(v) => Values::Text(v.drain(..n).collect()),
             Values::Int(v) => Values::Int(v.drain(..n).collect()),
             Values::Money(v) => Values::Money(v.drain(..n).collect()),
+            Values::Quantity(v) => Values::Quantity(v.drain(..n).collect()),
             Values::Instant(v) => Values::Instant(v.drain(..n).collect()),
         }
     }
@@ -62,6 +68,7 @@ impl Values {
             (Values::Text(a), Values::Text(b)) => a.extend(b),
             (Values::Int(a), Values::Int(b)) => a.extend(b),
             (Values::Money(a), Values::Money(b)) => a.extend(b),
+            (Values::Quantity(a), Values::Quantity(b)) => a.extend(b),
             (Values::Instant(a), Values::Instant(b)) => a.extend(b),
             _ => unreachable!("appending columns of different kinds"),
         }
@@ -73,6 +80,7 @@ impl Values {
             Values::Text(v) => v[i].clone().unwrap_or_default(),
             Values::Int(v) => v[i].map(|n| n.to_string()).unwrap_or_default(),
             Values::Money(v) => v[i].to_string(),
+            Values::Quantity(v) => v[i].to_string(),
             Values::Instant(v) => format_instant(v[i]),
         }
     }
@@ -82,18 +90,20 @@ impl Values {
         let series = match self {
             Values::Text(v) => Series::new(name, v),
             Values::Int(v) => Series::new(name, v),
-            Values::Money(v) => {
-                let unscaled: Vec<i128> = v.iter().map(|m| m.unscaled()).collect();
-                Int128Chunked::from_vec(name, unscaled)
-                    .into_decimal_unchecked(PRECISION, SCALE as usize)
-                    .into_series()
-            }
+            Values::Money(v) => decimal(name, v.iter().map(|m| m.unscaled()).collect()),
+            Values::Quantity(v) => decimal(name, v.iter().map(|q| q.unscaled()).collect()),
             Values::Instant(v) => Int64Chunked::from_vec(name, v.clone())
                 .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                 .into_series(),
         };
         Ok(series.into())
     }
+}
+
+fn decimal(name: PlSmallStr, unscaled: Vec<i128>) -> Series {
+    Int128Chunked::from_vec(name, unscaled)
+        .into_decimal_unchecked(PRECISION, SCALE as usize)
+        .into_series()
 }
 
 /// Column names and kinds of a report.

@@ -1,6 +1,7 @@
 //! Integration tests: the `billrun` binary on fixtures and small inline inputs.
-//! This file is the harness; `tables` and `logs` hold the tests.
+//! This file is the harness; `tables`, `logs` and `capacity` hold the tests.
 
+mod capacity;
 mod logs;
 mod tables;
 

@@ -354,11 +354,13 @@ fn parquet_money_is_decimal_38_12_and_matches_csv() {
         let df = ParquetReader::new(std::fs::File::open(out.join(name)).unwrap())
             .finish()
             .unwrap();
-        assert_eq!(
-            df.column("cost").unwrap().dtype(),
-            &DataType::Decimal(38, 12),
-            "{name}"
-        );
+        for column in ["cost", "quantity"] {
+            assert_eq!(
+                df.column(column).unwrap().dtype(),
+                &DataType::Decimal(38, 12),
+                "{name} {column}"
+            );
+        }
         let total = df
             .column("cost")
             .unwrap()

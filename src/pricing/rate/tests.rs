@@ -231,10 +231,13 @@ fn every_reject_reason_has_its_row() {
                 | Reason::UnsupportedSchema
                 | Reason::MissingBody
                 | Reason::CorruptFile
+                | Reason::BadInterval
+                | Reason::BadCommitment
+                | Reason::Overlap
         )
     }) {
         // overflow has its own test below (it needs absurd prices); the others come
-        // from the readers, not the kernel, and are tested there.
+        // from the readers or capacity records, not the kernel, and are tested there.
 
         assert!(seen.contains(reason), "no test row for {}", reason.code());
     }

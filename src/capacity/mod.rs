@@ -1,0 +1,430 @@
+//! Capacity and customization billing: Provisioned Throughput model-unit hours,
+//! Custom Model Import copy windows and storage, customization training and storage.
+//!
+//! Each record is validated, clipped to the run's `--from`/`--to`, cut into pieces
+//! (one calendar month, one price, one day when grouping by day) and priced from the
+//! same catalog as tokens. Discrete units (hours, 5-minute windows) belong to the
+//! instant they start at; prorated quantities (exact hours, storage months) are
+//! rounded half-even to 12 places once per record and month, however the month is
+//! cut (`docs/capacity.md`).
+
+mod customization;
+mod imported;
+mod provisioned;
+pub mod span;
+
+pub use customization::bill_customization;
+pub use imported::{
+    ImportedModel, Invocations, Registry, bill_copies, bill_derived, bill_storage, load_registry,
+};
+pub use provisioned::bill_provisioned;
+
+use crate::catalog::terms::{Commitment, Mode, Tier, UsageType};
+use crate::catalog::{PriceCatalog, Query};
+use crate::error::{Error, Result};
+use crate::ingest::records::{Record, RecordTable};
+use crate::pricing::money::{Money, Prorater, Quantity};
+pub use crate::pricing::rate::{LineItem, Reject};
+use crate::pricing::reasons::Reason;
+use crate::resolve::{Scope, resolve_model_id};
+use crate::time::{MICROS_PER_DAY, format_instant, parse_instant};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How Provisioned Throughput hours are counted (`--pt-hours`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HourPolicy {
+    /// Every started hour, anchored at the record's start (the default).
+    Started,
+    /// Fractional hours, to the microsecond.
+    Exact,
+}
+
+/// The capacity tables of a run.
+#[derive(Clone, Debug, Default)]
+pub struct CapacityFiles {
+    pub provisioned: Vec<PathBuf>,
+    pub copies: Vec<PathBuf>,
+    pub imported_models: Vec<PathBuf>,
+    pub customization: Vec<PathBuf>,
+}
+
+impl CapacityFiles {
+    pub fn is_empty(&self) -> bool {
+        self.provisioned.is_empty()
+            && self.copies.is_empty()
+            && self.imported_models.is_empty()
+            && self.customization.is_empty()
+    }
+}
+
+/// One priced piece of a capacity or customization record.
+#[derive(Clone, Debug)]
+pub struct Charge {
+    pub source: Arc<str>,
+    pub row: i64,
+    /// Provisioned model, imported model (and copy), job or custom model.
+    pub resource: String,
+    /// Start of the piece: where it is grouped by day or month and priced.
+    pub at: i64,
+    pub account_id: String,
+    /// The model priced (a custom model's base model).
+    pub model_id: String,
+    /// The model as the record names it.
+    pub requested_model_id: String,
+    pub region: String,
+    pub usage_type: UsageType,
+    pub quantity: Quantity,
+    /// Catalog row.
+    pub price: usize,
+    pub cost: Money,
+}
+
+impl Charge {
+    pub fn mode(&self) -> Mode {
+        self.usage_type.capacity_mode().unwrap_or(Mode::OnDemand)
+    }
+
+    /// The charge as a line item: the resource in `request_id`, no tier or tags.
+    pub fn line_item(&self, catalog: &PriceCatalog) -> LineItem {
+        let price = &catalog.rows[self.price];
+        let some = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+        LineItem {
+            source: self.source.clone(),
+            row: self.row,
+            request_id: some(&self.resource),
+            timestamp: self.at,
+            account_id: some(&self.account_id),
+            principal: None,
+            model_id: self.model_id.clone(),
+            requested_model_id: self.requested_model_id.clone(),
+            scope: Scope::InRegion,
+            region: self.region.clone(),
+            mode: self.mode(),
+            service_tier: None,
+            usage_type: self.usage_type,
+            quantity: self.quantity,
+            unit_price: price.unit_price,
+            cost: self.cost,
+            currency: price.currency.clone(),
+            catalog_line: price.line,
+            tags: None,
+            inference_region: None,
+        }
+    }
+}
+
+/// What became of one record table.
+pub struct Billed {
+    pub input: PathBuf,
+    pub kind: &'static str,
+    pub bytes: u64,
+    pub rows: u64,
+    pub charges: Vec<Charge>,
+    pub rejects: Vec<Reject>,
+    pub priced: u64,
+    /// Records with nothing inside `--from`/`--to`.
+    pub out_of_range: u64,
+}
+
+impl Billed {
+    fn new(table: &RecordTable, kind: &'static str) -> Billed {
+        Billed {
+            input: table.path.clone(),
+            kind,
+            bytes: table.bytes,
+            rows: table.len() as u64,
+            charges: Vec::new(),
+            rejects: Vec::new(),
+            priced: 0,
+            out_of_range: 0,
+        }
+    }
+
+    /// Files a record's outcome: charges (priced), none (out of range) or a reject.
+    fn record(&mut self, rec: &Record, resource: &str, outcome: Outcome) {
+        self.file(rec.row, resource, outcome);
+    }
+
+    /// Files the outcome of records billed together (a copy's merged run): each is
+    /// priced, out of range or rejected with the run; the charges are kept once.
+    fn file_run(&mut self, rows: &[i64], resource: &str, outcome: Outcome) {
+        match outcome {
+            Ok(charges) => {
+                let priced = !charges.is_empty();
+                self.charges.extend(charges);
+                let n = rows.len() as u64;
+                if priced {
+                    self.priced += n;
+                } else {
+                    self.out_of_range += n;
+                }
+            }
+            Err(failure) => {
+                for &row in rows {
+                    self.file(row, resource, Err(failure.clone()));
+                }
+            }
+        }
+    }
+
+    fn file(&mut self, row: i64, resource: &str, outcome: Outcome) {
+        match outcome {
+            Ok(charges) if charges.is_empty() => self.out_of_range += 1,
+            Ok(charges) => {
+                self.priced += 1;
+                self.charges.extend(charges);
+            }
+            Err((reason, message)) => self.rejects.push(Reject {
+                source: Arc::from(self.input.display().to_string()),
+                row,
+                request_id: Some(resource.to_string()).filter(|r| !r.is_empty()),
+                reason,
+                message,
+            }),
+        }
+    }
+}
+
+pub(crate) type Failure = (Reason, String);
+type Outcome = std::result::Result<Vec<Charge>, Failure>;
+
+/// What pricing capacity needs to know about the run.
+pub struct Biller<'a> {
+    pub catalog: &'a PriceCatalog,
+    /// `--from` (inclusive), `--to` (exclusive).
+    pub window: (Option<i64>, Option<i64>),
+    /// Pieces are cut at day boundaries too, so `--group-by day` is exact.
+    pub by_day: bool,
+    pub hours: HourPolicy,
+}
+
+/// Who a charge is for and what it names, before it is priced.
+pub(crate) struct Subject<'r> {
+    pub source: Arc<str>,
+    pub row: i64,
+    pub resource: String,
+    pub account_id: &'r str,
+    pub model_id: String,
+    pub requested_model_id: &'r str,
+    pub region: &'r str,
+    pub commitment: Option<Commitment>,
+    pub cmu_version: Option<&'r str>,
+}
+
+impl Biller<'_> {
+    /// `[lo, hi)` within the run's window, or `None` if nothing is left.
+    fn clip(&self, lo: i64, hi: i64) -> Option<(i64, i64)> {
+        let lo = self.window.0.map_or(lo, |f| lo.max(f));
+        let hi = self.window.1.map_or(hi, |t| hi.min(t));
+        (lo < hi).then_some((lo, hi))
+    }
+
+    /// The pieces of `[lo, hi)` inside the window.
+    fn pieces(&self, lo: i64, hi: i64) -> Vec<(i64, i64)> {
+        let Some((lo, hi)) = self.clip(lo, hi) else {
+            return Vec::new();
+        };
+        span::pieces(lo, hi, |t| {
+            let mut cut = span::next_month_start(t);
+            if self.by_day {
+                cut = cut.min((t.div_euclid(MICROS_PER_DAY) + 1) * MICROS_PER_DAY);
+            }
+            self.catalog.next_boundary(t).map_or(cut, |b| cut.min(b))
+        })
+    }
+
+    /// Units of length `unit` anchored at `anchor` (`count` of them), as one
+    /// (piece start, units starting in the piece) per piece that has any.
+    fn units(&self, anchor: i64, unit: i64, count: i64) -> Vec<(i64, i64)> {
+        self.pieces(anchor, anchor + count * unit)
+            .into_iter()
+            .map(|(lo, hi)| (lo, span::starts_in(anchor, unit, count, lo, hi)))
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    }
+
+    /// Prices `numerator ÷ denominator` units of `usage` for `who`, at `at`; the
+    /// pieces of one record share `sums`, so each month is rounded once.
+    fn charge(
+        &self,
+        who: &Subject,
+        usage: UsageType,
+        at: i64,
+        (numerator, denominator): (i128, i128),
+        sums: &mut Prorater,
+    ) -> std::result::Result<Charge, Failure> {
+        let price = self.price(who, usage, at)?;
+        let overflow = || {
+            (
+                Reason::Overflow,
+                format!("{usage} of {} overflows DECIMAL(38, 12)", who.resource),
+            )
+        };
+        let unit = self.catalog.rows[price].unit_price;
+        let (quantity, cost) = sums
+            .piece(span::month_start(at), unit, numerator, denominator)
+            .ok_or_else(overflow)?;
+        Ok(Charge {
+            source: who.source.clone(),
+            row: who.row,
+            resource: who.resource.clone(),
+            at,
+            account_id: who.account_id.to_string(),
+            model_id: who.model_id.clone(),
+            requested_model_id: who.requested_model_id.to_string(),
+            region: who.region.to_string(),
+            usage_type: usage,
+            quantity,
+            price,
+            cost,
+        })
+    }
+
+    fn price(
+        &self,
+        who: &Subject,
+        usage: UsageType,
+        at: i64,
+    ) -> std::result::Result<usize, Failure> {
+        let mode = usage.capacity_mode().unwrap_or(Mode::OnDemand);
+        let query = Query {
+            model_id: &who.model_id,
+            region: who.region,
+            scope: Scope::InRegion,
+            mode,
+            tier: Tier::Standard,
+            usage_type: usage,
+            at,
+            image: None,
+            commitment: who.commitment,
+            cmu_version: who.cmu_version,
+        };
+        self.catalog.find(&query).ok_or_else(|| {
+            (
+                Reason::NoPrice,
+                format!(
+                    "no price for {usage} of {} in {}{}{} at {}",
+                    who.model_id,
+                    who.region,
+                    who.commitment
+                        .map_or(String::new(), |c| format!(", commitment {c}")),
+                    who.cmu_version
+                        .map_or(String::new(), |v| format!(", CMU version {v}")),
+                    format_instant(at)
+                ),
+            )
+        })
+    }
+
+    /// Storage billed per calendar month, prorated by the seconds the resource
+    /// existed in each month: `size × existed ÷ month length` months.
+    fn storage(&self, who: &Subject, usage: UsageType, size: i128, lo: i64, hi: i64) -> Outcome {
+        let mut sums = Prorater::default();
+        self.pieces(lo, hi)
+            .into_iter()
+            .map(|(a, b)| {
+                let fraction = (size * i128::from(b - a), i128::from(span::month_length(a)));
+                self.charge(who, usage, a, fraction, &mut sums)
+            })
+            .collect()
+    }
+
+    /// The end of an interval whose end is empty (still active): `--to`.
+    fn open_end(&self, table: &RecordTable, row: i64, column: &str) -> Result<i64> {
+        self.window.1.ok_or_else(|| {
+            Error::Usage(format!(
+                "{} row {row}: {column} is empty (still active); pass --to to bill it up to an instant",
+                table.path.display()
+            ))
+        })
+    }
+}
+
+/// A required text value.
+fn required<'r>(rec: &Record<'r>, column: &str) -> std::result::Result<&'r str, Failure> {
+    Some(rec.get(column))
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| (Reason::MissingValue, format!("{column} is empty")))
+}
+
+/// A required instant.
+fn instant(rec: &Record, column: &str) -> std::result::Result<i64, Failure> {
+    let v = required(rec, column)?;
+    parse_instant(v).ok_or_else(|| {
+        (
+            Reason::BadTimestamp,
+            format!("{column} \"{v}\" is not RFC 3339 or YYYY-MM-DD"),
+        )
+    })
+}
+
+/// An optional instant: `None` when empty.
+fn optional_instant(rec: &Record, column: &str) -> std::result::Result<Option<i64>, Failure> {
+    match rec.get(column) {
+        "" => Ok(None),
+        _ => instant(rec, column).map(Some),
+    }
+}
+
+/// A positive whole number (`2`, or `2.0` as float exports write it).
+fn positive(rec: &Record, column: &str) -> std::result::Result<i128, Failure> {
+    let v = required(rec, column)?;
+    let digits = v.strip_suffix(".0").unwrap_or(v);
+    digits
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(i128::from)
+        .ok_or_else(|| {
+            (
+                Reason::BadQuantity,
+                format!("{column} \"{v}\" is not a positive integer"),
+            )
+        })
+}
+
+/// A non-negative whole count, up to Int64.
+fn count(rec: &Record, column: &str) -> std::result::Result<i128, Failure> {
+    let v = required(rec, column)?;
+    let digits = v.strip_suffix(".0").unwrap_or(v);
+    digits
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .map(i128::from)
+        .ok_or_else(|| {
+            (
+                Reason::BadQuantity,
+                format!("{column} \"{v}\" is not a non-negative integer"),
+            )
+        })
+}
+
+/// `end` after `start`, or a `bad_interval` reject.
+fn ordered(start: i64, end: i64, what: &str) -> std::result::Result<(), Failure> {
+    if end > start {
+        return Ok(());
+    }
+    Err((
+        Reason::BadInterval,
+        format!(
+            "{what} ends at {} but starts at {}",
+            format_instant(end),
+            format_instant(start)
+        ),
+    ))
+}
+
+/// A model id or ARN as the catalog knows it (foundation-model ARNs and ids).
+fn base_model(raw: &str) -> std::result::Result<String, Failure> {
+    resolve_model_id(raw).map(|m| m.model_id).map_err(|_| {
+        (
+            Reason::UnknownModel,
+            format!("\"{raw}\" does not name a base model"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

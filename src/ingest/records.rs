@@ -1,0 +1,161 @@
+//! Small record tables (capacity, imported models, customization jobs): read whole,
+//! every value as text, so each flag's rules can validate and reject row by row.
+//!
+//! These tables hold one row per resource or job, not per request: thousands of rows,
+//! not millions, so they are read into memory rather than streamed.
+
+use super::InputKind;
+use crate::error::{Error, Result};
+use crate::time::format_instant;
+use flate2::read::MultiGzDecoder;
+use polars::prelude::*;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// A table read from a CSV, CSV.gz or Parquet file; values trimmed, empty = missing.
+pub struct RecordTable {
+    pub path: PathBuf,
+    pub bytes: u64,
+    index: HashMap<String, usize>,
+    rows: Vec<Vec<String>>,
+}
+
+/// One data row: its 1-based number and its values by column name.
+pub struct Record<'t> {
+    pub row: i64,
+    table: &'t RecordTable,
+    values: &'t [String],
+}
+
+impl<'t> Record<'t> {
+    /// The value of `column`, `""` when missing or the column is optional and absent.
+    pub fn get(&self, column: &str) -> &'t str {
+        self.table
+            .index
+            .get(column)
+            .and_then(|&i| self.values.get(i))
+            .map_or("", String::as_str)
+    }
+}
+
+impl RecordTable {
+    /// Reads `path`; a missing required column is fatal, naming the columns found.
+    pub fn read(path: &Path, required: &[&str]) -> Result<RecordTable> {
+        let (names, rows) = match InputKind::of(path) {
+            Some(InputKind::Parquet) => read_parquet(path)?,
+            Some(InputKind::Csv) | Some(InputKind::CsvGz) => read_csv(path)?,
+            _ => {
+                return Err(Error::input(
+                    path,
+                    "expected a .csv, .csv.gz or .parquet file",
+                ));
+            }
+        };
+        let index: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.trim().to_string(), i))
+            .collect();
+        if let Some(missing) = required.iter().find(|c| !index.contains_key(**c)) {
+            return Err(Error::MissingColumn {
+                path: path.to_path_buf(),
+                column: missing.to_string(),
+                found: names.join(", "),
+            });
+        }
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        Ok(RecordTable {
+            path: path.to_path_buf(),
+            bytes,
+            index,
+            rows,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
+        self.rows.iter().enumerate().map(|(i, values)| Record {
+            row: i as i64 + 1,
+            table: self,
+            values,
+        })
+    }
+}
+
+fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let file = File::open(path).map_err(|e| Error::input(path, e))?;
+    let source: Box<dyn Read> = match InputKind::of(path) {
+        Some(InputKind::CsvGz) => Box::new(MultiGzDecoder::new(file)),
+        _ => Box::new(file),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(source);
+    let names = reader
+        .headers()
+        .map_err(|e| Error::input(path, e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| {
+            r.map(|r| r.iter().map(|v| v.trim().to_string()).collect())
+                .map_err(|e| Error::input(path, e))
+        })
+        .collect::<Result<_>>()?;
+    Ok((names, rows))
+}
+
+fn read_parquet(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let file = File::open(path).map_err(|e| Error::input(path, e))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| Error::input(path, e))?;
+    let names = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| as_text(c).map_err(|e| Error::input(path, e)))
+        .collect::<Result<Vec<_>>>()?;
+    let rows = (0..df.height())
+        .map(|i| columns.iter().map(|c| c[i].clone()).collect())
+        .collect();
+    Ok((names, rows))
+}
+
+/// A column as text: instants in RFC 3339 (UTC), integers and strings as written.
+fn as_text(c: &Column) -> PolarsResult<Vec<String>> {
+    if let DataType::Datetime(unit, _) = c.dtype() {
+        let to_micros = |v: i64| match unit {
+            TimeUnit::Nanoseconds => v.div_euclid(1000),
+            TimeUnit::Microseconds => v,
+            TimeUnit::Milliseconds => v * 1000,
+        };
+        let ca = c.datetime()?;
+        return Ok(ca
+            .physical()
+            .iter()
+            .map(|v| v.map_or(String::new(), |v| format_instant(to_micros(v))))
+            .collect());
+    }
+    let text = c.cast(&DataType::String)?;
+    Ok(text
+        .str()?
+        .iter()
+        .map(|v| v.unwrap_or("").trim().to_string())
+        .collect())
+}

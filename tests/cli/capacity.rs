@@ -1,0 +1,332 @@
+//! Capacity and customization: Provisioned Throughput, Custom Model Import, training.
+
+use super::*;
+
+const DECEMBER: [&str; 4] = ["--from", "2025-12-01", "--to", "2026-01-01"];
+
+fn cap(name: &str) -> String {
+    fixture(&format!("capacity/{name}")).display().to_string()
+}
+
+/// All the capacity fixtures with the invocations, December 2025, CSV reports.
+fn run_all(extra: &[&str]) -> (Output, tempfile::TempDir) {
+    let (p, m, c, j) = (
+        cap("provisioned.csv"),
+        cap("imported_models.csv"),
+        cap("copies.csv"),
+        cap("customization.csv"),
+    );
+    let flags = [
+        "--provisioned",
+        &p,
+        "--imported-models",
+        &m,
+        "--copies",
+        &c,
+        "--customization",
+        &j,
+    ];
+    run_csv(
+        &[&fixture("capacity/invocations.csv")],
+        &[&flags[..], &DECEMBER, extra].concat(),
+    )
+}
+
+/// `model usage_type quantity cost records` of every summary row.
+fn summary_lines(dir: &Path) -> Vec<String> {
+    read_csv(&dir.join("out/summary.csv"))
+        .iter()
+        .map(|r| {
+            let model = r["model_id"].rsplit('/').next().unwrap().to_string();
+            format!(
+                "{model} {} {} {} {}",
+                r["usage_type"], r["quantity"], r["cost"], r["records"]
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn capacity_fixtures_bill_the_hand_computed_amounts() {
+    let (o, dir) = run_all(&["--group-by", "model_id"]);
+    assert_eq!(o.status.code(), Some(1), "rejects expected: {}", stderr(&o));
+    assert_eq!(
+        summary_lines(dir.path()),
+        [
+            "amazon.nova-micro-v1:0 input_tokens 1000 0.000035000000 1",
+            "amazon.nova-micro-v1:0 output_tokens 1000 0.000140000000 1",
+            // 500 steps × batch 8 = 4,000 images seen × $0.005.
+            "amazon.titan-image-generator-v1 training_images 4000 20.000000000000 1",
+            // 2 MU × 744 h (31 days) × $18.40 (1-month commitment).
+            "amazon.titan-text-express-v1 mu_hours 1488 27379.200000000000 1",
+            // 10:20–12:40 starts 3 hours × $44.00 (no commitment).
+            "anthropic.claude-instant-v1 mu_hours 3 132.000000000000 1",
+            // Windows from invocations: 08:03 (1); 09:00, 09:04, 09:07 (2, then an
+            // empty window: scale to zero); 09:16, 09:21:30 (2) = 5 × 5 min × 2 CMU.
+            // Invocations of an imported model: counted, no token cost.
+            "llama31-8b input_tokens 620 0.000000000000 6",
+            "llama31-8b output_tokens 80 0.000000000000 6",
+            "llama31-8b cmu_minutes 50 3.925000000000 3",
+            // 2 CMU × all of December × $1.95.
+            "llama31-8b cmu_storage_months 2 3.900000000000 1",
+            // c1: 10:00–10:12, 10:12–10:20 (touching) and 10:15–10:18 (inside) merge
+            // to 20 min = 4 windows; c2: 1 minute = 1 window; 5 × 5 × 1 CMU × $0.0785.
+            "mistral-7b cmu_minutes 25 1.962500000000 2",
+            // 1 CMU for 15 of December's 31 days × $1.95, rounded once at 12 places.
+            "mistral-7b cmu_storage_months 0.483870967742 0.943548387097 1",
+            // Custom model on PT, priced as its base: 48 h to --to × $23.77 (6-month).
+            "cohere.command-text-v14 mu_hours 48 1140.960000000000 1",
+            // 1,000,000 tokens × 3 epochs × $0.004 / 1,000.
+            "cohere.command-text-v14 training_tokens 3000000 12.000000000000 1",
+            // The custom model from 12-05 to the end of the run: 27 / 31 months × $1.95.
+            "cohere.command-text-v14 model_storage_months 0.870967741935 1.698387096774 1",
+        ]
+    );
+    let rejects: Vec<String> = read_csv(&dir.path().join("out/rejects.csv"))
+        .iter()
+        .map(|r| {
+            let file = r["source"].rsplit('/').next().unwrap().to_string();
+            format!("{file} {} {}", r["row"], r["reason"])
+        })
+        .collect();
+    assert_eq!(
+        rejects,
+        [
+            "provisioned.csv 4 bad_quantity",
+            "provisioned.csv 5 bad_interval",
+            "provisioned.csv 6 bad_commitment",
+            "provisioned.csv 7 overlap",
+            "provisioned.csv 9 no_price",
+            "imported_models.csv 3 bad_quantity",
+            "copies.csv 5 unknown_model",
+            "customization.csv 3 bad_record",
+        ]
+    );
+    let m = manifest(dir.path());
+    let rows = &m["rows"];
+    assert_eq!(rows["read"], 27);
+    assert_eq!(rows["priced"], 18);
+    assert_eq!(rows["rejected"], 8);
+    assert_eq!(rows["out_of_range"], 1, "the October record");
+    assert_eq!(m["totals"]["USD"], "28696.589610483871");
+}
+
+#[test]
+fn line_items_of_capacity_add_up_to_the_summary() {
+    let (_, dir) = run_all(&["--line-items", "--group-by", "account_id,day"]);
+    let summary = sum_money(
+        read_csv(&dir.path().join("out/summary.csv"))
+            .into_iter()
+            .map(|r| r["cost"].clone()),
+    );
+    let items = read_csv(&dir.path().join("out/line_items.csv"));
+    assert_eq!(summary, sum_money(items.iter().map(|r| r["cost"].clone())));
+    // Daily pieces of a prorated month are rounded as one: the same total as by month.
+    assert_eq!(summary.to_string(), "28696.589610483871");
+    // Grouping by day cuts the month-long PT record into 31 daily pieces of 48 MU-hours.
+    let titan: Vec<_> = items
+        .iter()
+        .filter(|r| r["request_id"].ends_with("provisioned-model/titan"))
+        .collect();
+    assert_eq!(titan.len(), 31);
+    assert!(titan.iter().all(|r| r["quantity"] == "48"));
+}
+
+#[test]
+fn exact_hours_bill_fractions_rounded_once_per_piece() {
+    let p = cap("provisioned.csv");
+    let (_, dir) = run_csv(
+        &[],
+        &[
+            &[
+                "--provisioned",
+                &p,
+                "--pt-hours",
+                "exact",
+                "--group-by",
+                "model_id",
+            ][..],
+            &DECEMBER,
+        ]
+        .concat(),
+    );
+    let lines = summary_lines(dir.path());
+    // 2 h 20 min = 7/3 h × $44.00 = 102.666…7.
+    assert!(
+        lines.contains(
+            &"anthropic.claude-instant-v1 mu_hours 2.333333333333 102.666666666667 1".to_string()
+        ),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(
+            &"amazon.titan-text-express-v1 mu_hours 1488 27379.200000000000 1".to_string()
+        )
+    );
+}
+
+#[test]
+fn a_month_split_in_two_runs_bills_what_one_run_bills() {
+    let p = cap("provisioned.csv");
+    let total = |from: &str, to: &str, hours: &str| {
+        let (_, dir) = run_csv(
+            &[],
+            &[
+                "--provisioned",
+                &p,
+                "--pt-hours",
+                hours,
+                "--from",
+                from,
+                "--to",
+                to,
+            ],
+        );
+        manifest(dir.path())["totals"]["USD"]
+            .as_str()
+            .unwrap_or("0")
+            .parse::<rust_decimal::Decimal>()
+            .unwrap()
+    };
+    for hours in ["started", "exact"] {
+        let whole = total("2025-12-01", "2026-01-01", hours);
+        // The claude-instant record runs 10:20–12:40 on 12-03: split mid-hour, at
+        // 11:00 (started hours belong to the run their start falls in).
+        let split = total("2025-12-01", "2025-12-03T11:00:00Z", hours)
+            + total("2025-12-03T11:00:00Z", "2026-01-01", hours);
+        let diff = (whole - split).abs();
+        match hours {
+            "started" => assert_eq!(whole, split),
+            // Fractions are rounded once per piece: at most 10^-12 per extra piece.
+            _ => assert!(
+                diff <= "0.000000000002".parse().unwrap(),
+                "{whole} vs {split}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_record_still_running_needs_to_and_stops_there() {
+    let p = cap("provisioned.csv");
+    let (o, _) = run_csv(&[], &["--provisioned", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("row 3: end is empty (still active); pass --to"),
+        "{}",
+        stderr(&o)
+    );
+    // Up to --to only: the custom model's record started 12-30 and is billed 24 h.
+    let (_, dir) = run_csv(
+        &[],
+        &[
+            "--provisioned",
+            &p,
+            "--to",
+            "2025-12-31",
+            "--group-by",
+            "model_id",
+        ],
+    );
+    let lines = summary_lines(dir.path());
+    assert!(
+        lines.contains(&"cohere.command-text-v14 mu_hours 24 570.480000000000 1".to_string()),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn one_imported_model_invocation_bills_one_window_and_storage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let arn = "arn:aws:bedrock:us-east-1:111122223333:imported-model/llama31-8b";
+    let usage = usage_file(
+        tmp.path(),
+        "u.csv",
+        "timestamp,region,model_id,request_id,input_tokens,output_tokens",
+        &[&format!("2025-12-02T08:03:00Z,us-east-1,{arn},r1,10,5")],
+    );
+    let registry = usage_file(
+        tmp.path(),
+        "models.csv",
+        "model_arn,cmu_per_copy,cmu_version,architecture,created,deleted",
+        &[&format!("{arn},2,1.0,llama,2025-11-15T00:00:00Z,")],
+    );
+    let (o, dir) = run_csv(
+        &[&usage],
+        &[
+            &[
+                "--imported-models",
+                registry.to_str().unwrap(),
+                "--group-by",
+                "model_id",
+            ][..],
+            &DECEMBER,
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        summary_lines(dir.path()),
+        [
+            "llama31-8b input_tokens 10 0.000000000000 1",
+            "llama31-8b output_tokens 5 0.000000000000 1",
+            // One 5-minute window × 2 CMU × $0.0785.
+            "llama31-8b cmu_minutes 10 0.785000000000 1",
+            "llama31-8b cmu_storage_months 2 3.900000000000 1",
+        ]
+    );
+}
+
+#[test]
+fn nothing_to_price_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = billrun(&["run", "--out", dir.path().join("o").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nothing to price"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_capacity_table_without_a_required_column_is_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = usage_file(
+        tmp.path(),
+        "p.csv",
+        "provisioned_model_id,model_id",
+        &["a,b"],
+    );
+    let (o, dir) = run_csv(
+        &[],
+        &["--provisioned", bad.to_str().unwrap(), "--to", "2026-01-01"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("missing required column \"region\""),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn capacity_from_parquet_prices_like_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv_path = fixture("capacity/provisioned.csv");
+    let pq = tmp.path().join("provisioned.parquet");
+    let mut df = polars::prelude::CsvReadOptions::default()
+        .with_infer_schema_length(Some(100))
+        .try_into_reader_with_file_path(Some(csv_path.clone()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    polars::prelude::ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let summary = |path: &Path| {
+        let (_, dir) = run_csv(
+            &[],
+            &[&["--provisioned", path.to_str().unwrap()][..], &DECEMBER].concat(),
+        );
+        std::fs::read(dir.path().join("out/summary.csv")).unwrap()
+    };
+    assert_eq!(summary(&csv_path), summary(&pq));
+}
