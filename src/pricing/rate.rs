@@ -285,19 +285,34 @@ impl<'c> SliceRater<'c> {
         imported: &ImportedModel,
         row: &Valid,
     ) -> Result<Outcome, Failure> {
-        let query = Query {
-            model_id: arn,
-            region: row.region,
+        let model = self.models.code(arn);
+        let key = PriceKey {
+            model,
+            region: self.regions.code(row.region),
             scope: Scope::InRegion,
             mode: Mode::Imported,
             tier: Tier::Standard,
-            usage_type: UsageType::CmuMinutes,
-            at: row.at,
+            usage: UsageType::CmuMinutes,
+            epoch: self.ctx.catalog.epoch(row.at),
             image: None,
-            commitment: None,
-            cmu_version: Some(&imported.cmu_version),
         };
-        let price = self.ctx.catalog.find(&query).ok_or_else(|| {
+        // The model (its ARN) fixes its CMU version, so the usual key caches this too.
+        let catalog = self.ctx.catalog;
+        let found = *self.prices.entry(key).or_insert_with(|| {
+            catalog.find(&Query {
+                model_id: arn,
+                region: row.region,
+                scope: Scope::InRegion,
+                mode: Mode::Imported,
+                tier: Tier::Standard,
+                usage_type: UsageType::CmuMinutes,
+                at: row.at,
+                image: None,
+                commitment: None,
+                cmu_version: Some(&imported.cmu_version),
+            })
+        });
+        let price = found.ok_or_else(|| {
             (
                 Reason::NoPrice,
                 format!(
@@ -308,7 +323,6 @@ impl<'c> SliceRater<'c> {
                 ),
             )
         })?;
-        let model = self.models.code(arn);
         let group = self.group_id(cols, i, model, Scope::InRegion, row);
         for (m, usage) in UsageType::METERS.iter().enumerate() {
             let Some(quantity) = Some(row.quantities[m]).filter(|q| *q > 0) else {

@@ -330,3 +330,47 @@ fn capacity_from_parquet_prices_like_csv() {
     };
     assert_eq!(summary(&csv_path), summary(&pq));
 }
+
+/// An invocation-log record of the imported model at `time`.
+fn imported_log_line(id: &str, time: &str, error: Option<&str>) -> String {
+    let arn = "arn:aws:bedrock:us-east-1:111122223333:imported-model/llama31-8b";
+    let error = error.map_or(String::new(), |e| format!(r#","errorCode":"{e}""#));
+    format!(
+        r#"{{"schemaType":"ModelInvocationLog","schemaVersion":"1.0","timestamp":"{time}","accountId":"111122223333","region":"us-east-1","requestId":"{id}","operation":"InvokeModel","modelId":"{arn}","input":{{"inputTokenCount":7}},"output":{{"outputTokenCount":3}}{error}}}"#
+    )
+}
+
+#[test]
+fn imported_model_invocations_in_logs_derive_windows_from_successes_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("invocations.jsonl");
+    let lines = [
+        imported_log_line("a", "2025-12-02T08:03:00Z", None),
+        // Throttled with usage logged: a row, but it does not keep the copy awake.
+        imported_log_line("b", "2025-12-02T08:09:00Z", Some("ThrottlingException")),
+        imported_log_line("c", "2025-12-02T08:20:00Z", None),
+    ];
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let registry = cap("imported_models.csv");
+    let (o, dir) = run_csv(
+        &[&log],
+        &[
+            &["--imported-models", &registry, "--group-by", "model_id"][..],
+            &DECEMBER,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the broken registry row: {}",
+        stderr(&o)
+    );
+    let lines = summary_lines(dir.path());
+    // 08:03 and 08:20 are separate runs: 2 windows × 5 × 2 CMU × $0.0785 = 1.57.
+    assert!(
+        lines.contains(&"llama31-8b cmu_minutes 20 1.570000000000 2".to_string()),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"llama31-8b input_tokens 21 0.000000000000 3".to_string()));
+}
