@@ -367,36 +367,30 @@ fn optional_instant(rec: &Record, column: &str) -> std::result::Result<Option<i6
     }
 }
 
-/// A positive whole number (`2`, or `2.0` as float exports write it).
+/// A positive whole number.
 fn positive(rec: &Record, column: &str) -> std::result::Result<i128, Failure> {
-    let v = required(rec, column)?;
-    let digits = v.strip_suffix(".0").unwrap_or(v);
-    digits
-        .parse::<u32>()
-        .ok()
-        .filter(|n| *n > 0)
-        .map(i128::from)
-        .ok_or_else(|| {
-            (
-                Reason::BadQuantity,
-                format!("{column} \"{v}\" is not a positive integer"),
-            )
-        })
+    whole(rec, column, 1, "a positive integer")
 }
 
-/// A non-negative whole count, up to Int64.
+/// A non-negative whole count.
 fn count(rec: &Record, column: &str) -> std::result::Result<i128, Failure> {
+    whole(rec, column, 0, "a non-negative integer")
+}
+
+/// A whole number of at least `min`, up to Int64 (`2`, or `2.0` as float exports
+/// write it).
+fn whole(rec: &Record, column: &str, min: i64, what: &str) -> std::result::Result<i128, Failure> {
     let v = required(rec, column)?;
     let digits = v.strip_suffix(".0").unwrap_or(v);
     digits
         .parse::<i64>()
         .ok()
-        .filter(|n| *n >= 0)
+        .filter(|n| *n >= min)
         .map(i128::from)
         .ok_or_else(|| {
             (
                 Reason::BadQuantity,
-                format!("{column} \"{v}\" is not a non-negative integer"),
+                format!("{column} \"{v}\" is not {what}"),
             )
         })
 }
