@@ -386,7 +386,7 @@ impl<'c> SliceRater<'c> {
             Err(Unresolved::UnsupportedArn) => Err((
                 Reason::UnknownModel,
                 format!(
-                    "\"{raw}\" is an ARN that does not name a foundation model or inference profile"
+                    "\"{raw}\" is an ARN that does not name a foundation model or inference profile (list imported models with --imported-models; custom models are billed as Provisioned Throughput)"
                 ),
             )),
             Err(Unresolved::Empty) => Err((Reason::MissingValue, "model_id is empty".to_string())),
