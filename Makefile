@@ -8,7 +8,7 @@ GEN := $(CARGO_TARGET_DIR)/release/gen-usage
 BENCH_ROWS ?= 2000000
 BENCH_LOG_ROWS ?= 500000
 
-.PHONY: build demo test lint bench bench-peer clean
+.PHONY: build demo test lint focus-check bench bench-peer clean
 
 build:
 	cargo build --release --locked --bins
@@ -22,6 +22,12 @@ demo: build
 ## Unit, integration and property tests (release profile: shares the build).
 test:
 	cargo test --release --locked
+
+## FOCUS 1.2 validation of the fixtures' focus.parquet with the FinOps Foundation's
+## focus-validator, and DuckDB reading every Parquet report (needs Python >= 3.12;
+## builds a venv under ~/.cache/billrun on first use).
+focus-check: build
+	bash tools/focus-check.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -38,12 +38,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
 
-    /// Report format.
+    /// Report format; `focus` writes Parquet reports plus focus.parquet (FinOps FOCUS 1.2).
     #[arg(long, value_enum, default_value_t = FormatArg::Parquet)]
     pub format: FormatArg,
 
+    /// FOCUS charge period: one row per meter per hour or per day.
+    #[arg(long, value_enum, default_value_t = ChargePeriodArg::Day)]
+    pub charge_period: ChargePeriodArg,
+
     /// Summary keys, comma-separated: model_id, mode, region, scope, service_tier,
-    /// account_id, principal, day, month, tag:<key>.
+    /// account_id, principal, hour, day, month, tag:<key>, tags, resource.
     #[arg(long, value_name = "KEYS", default_value = "model_id,mode,region")]
     pub group_by: String,
 
@@ -123,4 +127,11 @@ pub enum PtHoursArg {
 pub enum FormatArg {
     Parquet,
     Csv,
+    Focus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ChargePeriodArg {
+    Hour,
+    Day,
 }

@@ -3,7 +3,7 @@
 
 use crate::capacity::{CapacityFiles, HourPolicy};
 use crate::catalog::PriceCatalog;
-use crate::cli::{FormatArg, PtHoursArg, RunArgs};
+use crate::cli::{ChargePeriodArg, FormatArg, PtHoursArg, RunArgs};
 use crate::error::{Error, Result};
 use crate::pricing::group::GroupKey;
 use crate::report::sink::Format;
@@ -38,9 +38,13 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
         inputs: args.inputs,
         out: args.out,
         format: match args.format {
-            FormatArg::Parquet => Format::Parquet,
+            FormatArg::Parquet | FormatArg::Focus => Format::Parquet,
             FormatArg::Csv => Format::Csv,
         },
+        focus: (args.format == FormatArg::Focus).then_some(match args.charge_period {
+            ChargePeriodArg::Hour => GroupKey::Hour,
+            ChargePeriodArg::Day => GroupKey::Day,
+        }),
         group_by,
         line_items: args.line_items,
         threads,
@@ -122,7 +126,7 @@ fn parse_group_by(text: &str) -> Result<Vec<GroupKey>> {
     let mut keys = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let key = GroupKey::parse(part).ok_or_else(|| Error::Usage(format!(
-            "--group-by: unknown key \"{part}\" (expected model_id, mode, region, scope, service_tier, account_id, principal, day, month or tag:<key>)"
+            "--group-by: unknown key \"{part}\" (expected model_id, mode, region, scope, service_tier, account_id, principal, hour, day, month, tag:<key>, tags or resource)"
         )))?;
         if keys.contains(&key) {
             return Err(Error::Usage(format!(

@@ -20,7 +20,7 @@ use crate::pricing::rows::UsageColumns;
 use crate::progress::Progress;
 use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
 use crate::report::sink::{self, Format, TableSink};
-use crate::report::{self, Summary};
+use crate::report::{self, Summary, focus};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -46,6 +46,30 @@ pub struct RunConfig {
     /// Capacity and customization tables (`--provisioned`, `--copies`, ...).
     pub capacity: CapacityFiles,
     pub pt_hours: HourPolicy,
+    /// `--format focus`: also write focus.parquet with this charge period (hour, day).
+    pub focus: Option<GroupKey>,
+}
+
+impl RunConfig {
+    /// The dimensions usage is tallied by: the summary's keys, then whatever the
+    /// FOCUS dataset needs besides; each report is a projection of these.
+    pub fn tally_keys(&self) -> Vec<GroupKey> {
+        let mut keys = self.group_by.clone();
+        for k in self.focus.iter().flat_map(focus::keys) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        keys
+    }
+}
+
+/// Positions of `wanted` in `keys`.
+fn positions(keys: &[GroupKey], wanted: &[GroupKey]) -> Vec<usize> {
+    wanted
+        .iter()
+        .filter_map(|w| keys.iter().position(|k| k == w))
+        .collect()
 }
 
 /// What a finished run tells its caller.
@@ -66,7 +90,12 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let biller = Biller {
         catalog: &cfg.catalog,
         window: cfg.window,
-        by_day: cfg.group_by.contains(&GroupKey::Day),
+        cut: cfg
+            .tally_keys()
+            .iter()
+            .filter(|k| **k != GroupKey::Month)
+            .filter_map(GroupKey::time_bucket)
+            .min(),
         hours: cfg.pt_hours,
     };
     // Imported models and their copy activity come first: rating invocations needs
@@ -111,7 +140,16 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let derived_rejected = derived_rejects.len() as u64;
     state.write_rejects(derived_rejects)?;
     progress.finish();
-    let summary = report::summarize(&state.tallies, &cfg.catalog).ok_or_else(|| {
+    let by_summary_keys = match cfg.focus {
+        None => None,
+        Some(_) => Some(
+            state
+                .tallies
+                .project(&positions(&state.keys, &cfg.group_by)),
+        ),
+    };
+    let summary_tallies = by_summary_keys.as_ref().unwrap_or(&state.tallies);
+    let summary = report::summarize(summary_tallies, &cfg.catalog).ok_or_else(|| {
         Error::output(
             &cfg.out,
             "a summary cost overflows DECIMAL(38, 12) or a quantity overflows Int64",
@@ -138,6 +176,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
                 HourPolicy::Started => "started".into(),
                 HourPolicy::Exact => "exact".into(),
             },
+            focus_charge_period: cfg.focus.as_ref().map(GroupKey::column_name),
         },
         inputs,
         skipped_files: skipped.iter().map(|p| p.display().to_string()).collect(),
@@ -185,6 +224,8 @@ struct RunState<'c> {
     line_items: Option<Box<dyn TableSink>>,
     registry: Registry,
     invocations: Invocations,
+    /// What usage is tallied by (`RunConfig::tally_keys`).
+    keys: Vec<GroupKey>,
 }
 
 impl<'c> RunState<'c> {
@@ -202,7 +243,8 @@ impl<'c> RunState<'c> {
         Ok(RunState {
             cfg,
             seen: SeenIds::default(),
-            tallies: Tallies::new(cfg.group_by.len()),
+            tallies: Tallies::new(cfg.tally_keys().len()),
+            keys: cfg.tally_keys(),
             counts: RowCounts::default(),
             by_reason: BTreeMap::new(),
             rejects,
@@ -240,7 +282,7 @@ impl<'c> RunState<'c> {
         let duplicate = self.mark_duplicates(&cols);
         let ctx = RateContext {
             catalog: &self.cfg.catalog,
-            group_by: &self.cfg.group_by,
+            group_by: &self.keys,
             line_items: self.cfg.line_items,
             window: self.cfg.window,
             profiles: &self.cfg.profiles,
@@ -324,10 +366,10 @@ impl<'c> RunState<'c> {
 
     /// Adds capacity charges to the tallies (grouped like usage) and line items.
     fn absorb_charges(&mut self, charges: Vec<Charge>) -> Result<()> {
-        let mut codes = Vec::with_capacity(self.cfg.group_by.len());
+        let mut codes = Vec::with_capacity(self.keys.len());
         for c in &charges {
             codes.clear();
-            for (d, key) in self.cfg.group_by.iter().enumerate() {
+            for (d, key) in self.keys.iter().enumerate() {
                 let value = capacity_group_value(key, c);
                 codes.push(self.tallies.groups.dim(d).code(&value));
             }
@@ -385,6 +427,19 @@ impl<'c> RunState<'c> {
                 rows: sink.finish()?,
             });
         }
+        if let Some(period) = &self.cfg.focus {
+            let keys = focus::keys(period);
+            let tallies = self.tallies.project(&positions(&self.keys, &keys));
+            let table = focus::table(&tallies, &self.cfg.catalog, period).ok_or_else(|| {
+                Error::output(dir, "a FOCUS cost or quantity overflows DECIMAL(38, 12)")
+            })?;
+            let mut sink = sink::open(Format::Parquet, dir, "focus", &focus::schema())?;
+            sink.write(table)?;
+            files.push(FileInfo {
+                name: "focus.parquet".into(),
+                rows: sink.finish()?,
+            });
+        }
         files.push(FileInfo {
             name: format!("rejects.{ext}"),
             rows: self.rejects.finish()?,
@@ -406,9 +461,13 @@ fn capacity_group_value(key: &GroupKey, c: &Charge) -> String {
         GroupKey::Region => c.region.clone(),
         GroupKey::Scope => crate::resolve::Scope::InRegion.to_string(),
         GroupKey::AccountId => c.account_id.clone(),
-        GroupKey::Day => crate::time::format_day(c.at),
-        GroupKey::Month => crate::time::format_month(c.at),
-        GroupKey::ServiceTier | GroupKey::Principal | GroupKey::Tag(_) => String::new(),
+        GroupKey::Hour | GroupKey::Day | GroupKey::Month => {
+            key.time_value(c.at).unwrap_or_default()
+        }
+        GroupKey::Resource => c.resource.clone(),
+        GroupKey::ServiceTier | GroupKey::Principal | GroupKey::Tag(_) | GroupKey::Tags => {
+            String::new()
+        }
     }
 }
 

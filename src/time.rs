@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+pub const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
 /// Parses an RFC 3339 timestamp, or a bare `YYYY-MM-DD` date (midnight UTC). Also
 /// accepted, as SQL engines export them: a space instead of `T`, and an offset written
@@ -48,6 +49,11 @@ pub fn format_instant(micros: i64) -> String {
     } else {
         t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
     }
+}
+
+/// Start of the UTC hour holding the instant, RFC 3339: `2025-12-03T10:00:00Z`.
+pub fn format_hour(micros: i64) -> String {
+    to_datetime(micros).format("%Y-%m-%dT%H:00:00Z").to_string()
 }
 
 /// `YYYY-MM-DD` of the UTC day holding the instant.

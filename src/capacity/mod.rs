@@ -27,7 +27,7 @@ use crate::pricing::money::{Money, Prorater, Quantity};
 pub use crate::pricing::rate::{LineItem, Reject};
 use crate::pricing::reasons::Reason;
 use crate::resolve::{Scope, resolve_model_id};
-use crate::time::{MICROS_PER_DAY, format_instant, parse_instant};
+use crate::time::{format_instant, parse_instant};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -194,8 +194,9 @@ pub struct Biller<'a> {
     pub catalog: &'a PriceCatalog,
     /// `--from` (inclusive), `--to` (exclusive).
     pub window: (Option<i64>, Option<i64>),
-    /// Pieces are cut at day boundaries too, so `--group-by day` is exact.
-    pub by_day: bool,
+    /// Pieces are also cut at multiples of this length (a UTC day or hour), so
+    /// grouping by day or hour is exact; `None`: months only.
+    pub cut: Option<i64>,
     pub hours: HourPolicy,
 }
 
@@ -227,8 +228,8 @@ impl Biller<'_> {
         };
         span::pieces(lo, hi, |t| {
             let mut cut = span::next_month_start(t);
-            if self.by_day {
-                cut = cut.min((t.div_euclid(MICROS_PER_DAY) + 1) * MICROS_PER_DAY);
+            if let Some(len) = self.cut {
+                cut = cut.min((t.div_euclid(len) + 1) * len);
             }
             self.catalog.next_boundary(t).map_or(cut, |b| cut.min(b))
         })

@@ -3,8 +3,8 @@
 
 use chrono::{Datelike, NaiveDate};
 
+pub use crate::time::MICROS_PER_HOUR;
 pub const MICROS_PER_MINUTE: i64 = 60_000_000;
-pub const MICROS_PER_HOUR: i64 = 60 * MICROS_PER_MINUTE;
 /// Custom Model Import bills copies in 5-minute windows.
 pub const WINDOW: i64 = 5 * MICROS_PER_MINUTE;
 

@@ -20,7 +20,7 @@ fn biller(window: (Option<i64>, Option<i64>), hours: HourPolicy) -> Biller<'stat
     Biller {
         catalog: &CATALOG,
         window,
-        by_day: false,
+        cut: None,
         hours,
     }
 }

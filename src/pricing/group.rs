@@ -3,6 +3,7 @@
 use super::money::{Money, Quantity};
 use super::rate::Tally;
 use crate::catalog::terms::UsageType;
+use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, format_day, format_hour, format_month};
 use std::collections::HashMap;
 
 /// A report dimension, as named in `--group-by`.
@@ -15,9 +16,14 @@ pub enum GroupKey {
     ServiceTier,
     AccountId,
     Principal,
+    Hour,
     Day,
     Month,
     Tag(String),
+    /// Every tag, as one canonical JSON object (FOCUS `Tags`).
+    Tags,
+    /// The billed resource of a capacity charge; empty for per-request usage.
+    Resource,
 }
 
 impl GroupKey {
@@ -32,8 +38,11 @@ impl GroupKey {
             "service_tier" => GroupKey::ServiceTier,
             "account_id" => GroupKey::AccountId,
             "principal" => GroupKey::Principal,
+            "hour" => GroupKey::Hour,
             "day" => GroupKey::Day,
             "month" => GroupKey::Month,
+            "tags" => GroupKey::Tags,
+            "resource" => GroupKey::Resource,
             _ => GroupKey::Tag(
                 s.strip_prefix("tag:")
                     .filter(|k| !k.is_empty())?
@@ -52,9 +61,32 @@ impl GroupKey {
             GroupKey::ServiceTier => "service_tier".into(),
             GroupKey::AccountId => "account_id".into(),
             GroupKey::Principal => "principal".into(),
+            GroupKey::Hour => "hour".into(),
             GroupKey::Day => "day".into(),
             GroupKey::Month => "month".into(),
             GroupKey::Tag(k) => format!("tag:{k}"),
+            GroupKey::Tags => "tags".into(),
+            GroupKey::Resource => "resource".into(),
+        }
+    }
+
+    /// For time keys, the length of a bucket whose instants share one value.
+    pub fn time_bucket(&self) -> Option<i64> {
+        match self {
+            GroupKey::Hour => Some(MICROS_PER_HOUR),
+            GroupKey::Day | GroupKey::Month => Some(MICROS_PER_DAY),
+            _ => None,
+        }
+    }
+
+    /// For time keys, the value of the instant `at`: `2025-12-03T10:00:00Z`,
+    /// `2025-12-03`, `2025-12`.
+    pub fn time_value(&self, at: i64) -> Option<String> {
+        match self {
+            GroupKey::Hour => Some(format_hour(at)),
+            GroupKey::Day => Some(format_day(at)),
+            GroupKey::Month => Some(format_month(at)),
+            _ => None,
         }
     }
 }
@@ -217,6 +249,38 @@ impl Tallies {
         self.overflowed |= other.overflowed;
     }
 
+    /// The same tallies over some of the dimensions (`dims`, in the order wanted):
+    /// groups that differ only in the dropped dimensions merge, their sums add.
+    pub fn project(&self, dims: &[usize]) -> Tallies {
+        let mut out = Tallies::new(dims.len());
+        let ids: Vec<u32> = self
+            .groups
+            .members
+            .iter()
+            .map(|codes| {
+                let mapped: Vec<u32> = dims
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &d)| out.groups.dim(j).code(self.groups.dims[d].value(codes[d])))
+                    .collect();
+                out.groups.id(&mapped)
+            })
+            .collect();
+        for (&(group, price), tally) in &self.by_price {
+            out.add(ids[group as usize], price, *tally);
+        }
+        for (&(group, price, usage), charge) in &self.charged {
+            out.charge(ids[group as usize], price, usage, *charge);
+        }
+        out.overflowed |= self.overflowed;
+        out
+    }
+
+    /// Every group id, with its values.
+    pub fn groups(&self) -> impl Iterator<Item = (u32, Vec<String>)> + '_ {
+        (0..self.groups.members.len() as u32).map(|g| (g, self.groups.values(g)))
+    }
+
     /// (group values, catalog row) → tally.
     pub fn by_values(&self) -> HashMap<(Vec<String>, usize), Tally> {
         self.by_price
@@ -240,8 +304,11 @@ mod tests {
             "service_tier",
             "account_id",
             "principal",
+            "hour",
             "day",
             "month",
+            "tags",
+            "resource",
         ] {
             assert_eq!(GroupKey::parse(k).unwrap().column_name(), k);
         }
@@ -302,6 +369,29 @@ mod tests {
                 records: 1
             }
         );
+    }
+
+    #[test]
+    fn projecting_merges_groups_and_keeps_every_sum() {
+        let mut t = Tallies::new(2);
+        let one = Tally {
+            quantity: 3,
+            records: 1,
+        };
+        for (a, b) in [("x", "1"), ("x", "2"), ("y", "1")] {
+            let codes = [t.groups.dim(0).code(a), t.groups.dim(1).code(b)];
+            let g = t.groups.id(&codes);
+            t.add(g, 7, one);
+        }
+        let by_first = t.project(&[0]).by_values();
+        assert_eq!(by_first[&(vec!["x".to_string()], 7)].quantity, 6);
+        assert_eq!(by_first[&(vec!["y".to_string()], 7)].records, 1);
+        let swapped = t.project(&[1, 0]).by_values();
+        assert_eq!(
+            swapped[&(vec!["2".to_string(), "x".to_string()], 7)].quantity,
+            3
+        );
+        assert_eq!(t.project(&[]).by_values()[&(vec![], 7)].records, 3);
     }
 
     #[test]

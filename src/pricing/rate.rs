@@ -12,7 +12,7 @@ use crate::capacity::{ImportedModel, Invocations, Registry};
 use crate::catalog::terms::{ImageQuality, Mode, Tier, UsageType};
 use crate::catalog::{PriceCatalog, Query};
 use crate::resolve::{Scope, Unresolved, resolve_model_id};
-use crate::time::{MICROS_PER_DAY, format_day, format_instant, format_month};
+use crate::time::{MICROS_PER_DAY, format_instant};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
@@ -450,18 +450,22 @@ impl<'c> SliceRater<'c> {
     ) -> u32 {
         self.scratch.clear();
         for (d, key) in self.ctx.group_by.iter().enumerate() {
-            let day = row.at.div_euclid(MICROS_PER_DAY);
             let code = match key {
-                GroupKey::Day | GroupKey::Month => {
+                GroupKey::Hour | GroupKey::Day | GroupKey::Month => {
+                    // Instants in one bucket share the value: format once per bucket.
+                    let bucket = row
+                        .at
+                        .div_euclid(key.time_bucket().unwrap_or(MICROS_PER_DAY));
                     let (codes, dim) = (&mut self.day_codes[d], self.out.tallies.groups.dim(d));
-                    *codes.entry(day).or_insert_with(|| {
-                        dim.code(&if *key == GroupKey::Day {
-                            format_day(row.at)
-                        } else {
-                            format_month(row.at)
-                        })
-                    })
+                    *codes
+                        .entry(bucket)
+                        .or_insert_with(|| dim.code(&key.time_value(row.at).unwrap_or_default()))
                 }
+                GroupKey::Tags => {
+                    let v = row.tags.as_ref().map_or(String::new(), canonical_tags);
+                    self.out.tallies.groups.dim(d).code(&v)
+                }
+                GroupKey::Resource => self.out.tallies.groups.dim(d).code(""),
                 GroupKey::ModelId => {
                     let v = self.models.value(model).to_string();
                     self.out.tallies.groups.dim(d).code(&v)
@@ -651,8 +655,16 @@ fn parse_tags(
     })?;
     Ok(group_by
         .iter()
-        .any(|k| matches!(k, GroupKey::Tag(_)))
+        .any(|k| matches!(k, GroupKey::Tag(_) | GroupKey::Tags))
         .then_some(tags))
+}
+
+/// Tags as one compact JSON object, keys sorted: the same tags, the same text.
+pub fn canonical_tags(tags: &BTreeMap<String, String>) -> String {
+    match tags.is_empty() {
+        true => String::new(),
+        false => serde_json::to_string(tags).unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]

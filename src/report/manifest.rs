@@ -39,6 +39,9 @@ pub struct Options {
     pub threads: usize,
     /// `--pt-hours`: `started` or `exact`.
     pub pt_hours: String,
+    /// With `--format focus`: the charge period, `hour` or `day`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub focus_charge_period: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]

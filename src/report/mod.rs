@@ -3,6 +3,7 @@
 //! Schemas are fixed and documented in `docs/reports.md`; money is DECIMAL(38, 12)
 //! in Parquet and a plain decimal string in CSV.
 
+pub mod focus;
 pub mod manifest;
 pub mod sink;
 pub mod table;

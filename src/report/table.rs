@@ -13,6 +13,8 @@ pub enum Kind {
     Money,
     /// DECIMAL(38, 12); CSV prints the shortest exact decimal.
     Quantity,
+    /// A nullable DECIMAL(38, 12) quantity.
+    MaybeQuantity,
     /// UTC instant, microseconds.
     Instant,
 }
@@ -24,6 +26,7 @@ pub enum Values {
     Int(Vec<Option<i64>>),
     Money(Vec<Money>),
     Quantity(Vec<Quantity>),
+    MaybeQuantity(Vec<Option<Quantity>>),
     Instant(Vec<i64>),
 }
 
@@ -34,6 +37,7 @@ impl Values {
             Kind::Int => Values::Int(Vec::new()),
             Kind::Money => Values::Money(Vec::new()),
             Kind::Quantity => Values::Quantity(Vec::new()),
+            Kind::MaybeQuantity => Values::MaybeQuantity(Vec::new()),
             Kind::Instant => Values::Instant(Vec::new()),
         }
     }
@@ -44,6 +48,7 @@ impl Values {
             Values::Int(v) => v.len(),
             Values::Money(v) => v.len(),
             Values::Quantity(v) => v.len(),
+            Values::MaybeQuantity(v) => v.len(),
             Values::Instant(v) => v.len(),
         }
     }
@@ -59,6 +64,7 @@ impl Values {
             Values::Int(v) => Values::Int(v.drain(..n).collect()),
             Values::Money(v) => Values::Money(v.drain(..n).collect()),
             Values::Quantity(v) => Values::Quantity(v.drain(..n).collect()),
+            Values::MaybeQuantity(v) => Values::MaybeQuantity(v.drain(..n).collect()),
             Values::Instant(v) => Values::Instant(v.drain(..n).collect()),
         }
     }
@@ -69,6 +75,7 @@ impl Values {
             (Values::Int(a), Values::Int(b)) => a.extend(b),
             (Values::Money(a), Values::Money(b)) => a.extend(b),
             (Values::Quantity(a), Values::Quantity(b)) => a.extend(b),
+            (Values::MaybeQuantity(a), Values::MaybeQuantity(b)) => a.extend(b),
             (Values::Instant(a), Values::Instant(b)) => a.extend(b),
             _ => unreachable!("appending columns of different kinds"),
         }
@@ -81,6 +88,7 @@ impl Values {
             Values::Int(v) => v[i].map(|n| n.to_string()).unwrap_or_default(),
             Values::Money(v) => v[i].to_string(),
             Values::Quantity(v) => v[i].to_string(),
+            Values::MaybeQuantity(v) => v[i].map(|q| q.to_string()).unwrap_or_default(),
             Values::Instant(v) => format_instant(v[i]),
         }
     }
@@ -92,6 +100,13 @@ impl Values {
             Values::Int(v) => Series::new(name, v),
             Values::Money(v) => decimal(name, v.iter().map(|m| m.unscaled()).collect()),
             Values::Quantity(v) => decimal(name, v.iter().map(|q| q.unscaled()).collect()),
+            Values::MaybeQuantity(v) => {
+                let unscaled: Int128Chunked = v.iter().map(|q| q.map(|q| q.unscaled())).collect();
+                unscaled
+                    .with_name(name)
+                    .into_decimal_unchecked(PRECISION, SCALE as usize)
+                    .into_series()
+            }
             Values::Instant(v) => Int64Chunked::from_vec(name, v.clone())
                 .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                 .into_series(),

@@ -2,6 +2,7 @@
 //! This file is the harness; `tables`, `logs` and `capacity` hold the tests.
 
 mod capacity;
+mod focus;
 mod logs;
 mod tables;
 
