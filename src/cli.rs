@@ -42,6 +42,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = FormatArg::Parquet)]
     pub format: FormatArg,
 
+    /// Write summary, line items and FOCUS as Hive-style partitions
+    /// (`<table>/date=YYYY-MM-DD/part-0.<ext>` or `month=YYYY-MM`) under --out; a run
+    /// replaces only the partitions it covers.
+    #[arg(long, value_enum, value_name = "PERIOD")]
+    pub partition_by: Option<PartitionArg>,
+
     /// FOCUS charge period: one row per meter per hour or per day.
     #[arg(long, value_enum, default_value_t = ChargePeriodArg::Day)]
     pub charge_period: ChargePeriodArg,
@@ -128,6 +134,12 @@ pub enum FormatArg {
     Parquet,
     Csv,
     Focus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PartitionArg {
+    Day,
+    Month,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -3,9 +3,10 @@
 
 use crate::capacity::{CapacityFiles, HourPolicy};
 use crate::catalog::PriceCatalog;
-use crate::cli::{ChargePeriodArg, FormatArg, PtHoursArg, RunArgs};
+use crate::cli::{ChargePeriodArg, FormatArg, PartitionArg, PtHoursArg, RunArgs};
 use crate::error::{Error, Result};
 use crate::pricing::group::GroupKey;
+use crate::report::output::Partitioning;
 use crate::report::sink::Format;
 use crate::run::RunConfig;
 use crate::time::parse_instant;
@@ -33,6 +34,19 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
             "nothing to price: give usage INPUT paths or capacity tables (--provisioned, --imported-models, --copies, --customization)".into(),
         ));
     }
+    let window = (
+        instant(args.from.as_deref(), "--from")?,
+        instant(args.to.as_deref(), "--to")?,
+    );
+    let partition = args.partition_by.map(|p| Partitioning {
+        key: match p {
+            PartitionArg::Day => GroupKey::Day,
+            PartitionArg::Month => GroupKey::Month,
+        },
+    });
+    if let (Some(p), (Some(from), Some(to))) = (&partition, window) {
+        p.covered(from, to)?;
+    }
     size_thread_pools(threads)?;
     Ok(RunConfig {
         inputs: args.inputs,
@@ -51,10 +65,8 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
         quiet: args.quiet,
         catalog: load_catalog(args.prices.as_deref())?,
         batch_rows: args.batch_rows,
-        window: (
-            instant(args.from.as_deref(), "--from")?,
-            instant(args.to.as_deref(), "--to")?,
-        ),
+        window,
+        partition,
         profiles: match args.profiles {
             Some(path) => load_profiles(&path)?,
             None => HashMap::new(),

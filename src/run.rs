@@ -19,6 +19,7 @@ use crate::pricing::reasons::Reason;
 use crate::pricing::rows::UsageColumns;
 use crate::progress::Progress;
 use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
+use crate::report::output::{self, PartitionedSink, Partitioning, Staging};
 use crate::report::sink::{self, Format, TableSink};
 use crate::report::{self, Summary, focus};
 use rayon::prelude::*;
@@ -48,6 +49,8 @@ pub struct RunConfig {
     pub pt_hours: HourPolicy,
     /// `--format focus`: also write focus.parquet with this charge period (hour, day).
     pub focus: Option<GroupKey>,
+    /// `--partition-by day|month`: Hive-style partitions under `--out`.
+    pub partition: Option<Partitioning>,
 }
 
 impl RunConfig {
@@ -55,13 +58,26 @@ impl RunConfig {
     /// FOCUS dataset needs besides; each report is a projection of these.
     pub fn tally_keys(&self) -> Vec<GroupKey> {
         let mut keys = self.group_by.clone();
-        for k in self.focus.iter().flat_map(focus::keys) {
+        let partition = self.partition.iter().map(|p| p.key.clone());
+        for k in self.focus.iter().flat_map(focus::keys).chain(partition) {
             if !keys.contains(&k) {
                 keys.push(k);
             }
         }
         keys
     }
+}
+
+/// The partitioned tables a run writes (and so may remove stale partitions of).
+fn partitioned_tables(cfg: &RunConfig) -> Vec<&'static str> {
+    let mut tables = vec!["summary"];
+    if cfg.line_items {
+        tables.push("line_items");
+    }
+    if cfg.focus.is_some() {
+        tables.push("focus");
+    }
+    tables
 }
 
 /// Positions of `wanted` in `keys`.
@@ -140,9 +156,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let derived_rejected = derived_rejects.len() as u64;
     state.write_rejects(derived_rejects)?;
     progress.finish();
-    let by_summary_keys = match cfg.focus {
-        None => None,
-        Some(_) => Some(
+    let by_summary_keys = match cfg.tally_keys() == cfg.group_by {
+        true => None,
+        false => Some(
             state
                 .tallies
                 .project(&positions(&state.keys, &cfg.group_by)),
@@ -158,7 +174,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let (counts, by_reason) = (state.counts, std::mem::take(&mut state.by_reason));
     let written = state.finish(&summary, staging.path())?;
     let totals = totals(&summary);
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         billrun_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at,
         finished_at: chrono::Utc::now().to_rfc3339(),
@@ -176,6 +192,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
                 HourPolicy::Started => "started".into(),
                 HourPolicy::Exact => "exact".into(),
             },
+            partition_by: cfg.partition.as_ref().map(|p| p.key.column_name()),
             focus_charge_period: cfg.focus.as_ref().map(GroupKey::column_name),
         },
         inputs,
@@ -188,9 +205,35 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
             .map(|(c, m)| (c.clone(), m.to_string()))
             .collect(),
         files: written,
+        partitions_written: Vec::new(),
+        partitions_removed: Vec::new(),
     };
+    let plan = match &cfg.partition {
+        None => None,
+        Some(p) => {
+            let covered = match cfg.window {
+                (Some(from), Some(to)) => Some(p.covered(from, to)?),
+                _ => None,
+            };
+            let tables = partitioned_tables(cfg);
+            Some(output::plan_partitions(
+                staging.path(),
+                &cfg.out,
+                p,
+                &tables,
+                covered,
+            )?)
+        }
+    };
+    if let Some(plan) = &plan {
+        manifest.partitions_written = plan.written.clone();
+        manifest.partitions_removed = plan.removed.clone();
+    }
     write_manifest(&manifest, staging.path())?;
-    staging.commit()?;
+    match plan {
+        None => staging.commit()?,
+        Some(plan) => staging.commit_partitioned(&plan)?,
+    }
     Ok(RunReport {
         rows: counts,
         totals,
@@ -231,14 +274,18 @@ struct RunState<'c> {
 impl<'c> RunState<'c> {
     fn open(cfg: &'c RunConfig, dir: &Path, registry: Registry) -> Result<RunState<'c>> {
         let rejects = sink::open(cfg.format, dir, "rejects", &report::reject_schema())?;
-        let line_items = match cfg.line_items {
-            true => Some(sink::open(
+        let schema = report::line_item_schema();
+        let line_items: Option<Box<dyn TableSink>> = match (cfg.line_items, &cfg.partition) {
+            (false, _) => None,
+            (true, None) => Some(sink::open(cfg.format, dir, "line_items", &schema)?),
+            (true, Some(p)) => Some(Box::new(PartitionedSink::new(
                 cfg.format,
                 dir,
                 "line_items",
-                &report::line_item_schema(),
-            )?),
-            false => None,
+                schema,
+                p.clone(),
+                Some("timestamp"),
+            )?)),
         };
         Ok(RunState {
             cfg,
@@ -410,20 +457,26 @@ impl<'c> RunState<'c> {
             .iter()
             .map(GroupKey::column_name)
             .collect();
-        let mut summary_sink = sink::open(
-            self.cfg.format,
-            dir,
-            "summary",
-            &report::summary_schema(&group_columns),
-        )?;
-        summary_sink.write(report::summary_table(&group_columns, summary))?;
+        let summary_schema = report::summary_schema(&group_columns);
+        let files_of = |table: &str| match self.cfg.partition {
+            Some(ref p) => format!("{table}/{}=*/part-0.{ext}", p.column()),
+            None => format!("{table}.{ext}"),
+        };
+        let rows = match &self.cfg.partition {
+            None => {
+                let mut sink = sink::open(self.cfg.format, dir, "summary", &summary_schema)?;
+                sink.write(report::summary_table(&group_columns, summary))?;
+                sink.finish()?
+            }
+            Some(p) => self.write_partitioned_summary(p, &group_columns, dir)?,
+        };
         let mut files = vec![FileInfo {
-            name: format!("summary.{ext}"),
-            rows: summary_sink.finish()?,
+            name: files_of("summary"),
+            rows,
         }];
         if let Some(sink) = self.line_items {
             files.push(FileInfo {
-                name: format!("line_items.{ext}"),
+                name: files_of("line_items"),
                 rows: sink.finish()?,
             });
         }
@@ -433,10 +486,25 @@ impl<'c> RunState<'c> {
             let table = focus::table(&tallies, &self.cfg.catalog, period).ok_or_else(|| {
                 Error::output(dir, "a FOCUS cost or quantity overflows DECIMAL(38, 12)")
             })?;
-            let mut sink = sink::open(Format::Parquet, dir, "focus", &focus::schema())?;
+            let schema = focus::schema();
+            let mut sink: Box<dyn TableSink> = match &self.cfg.partition {
+                None => sink::open(Format::Parquet, dir, "focus", &schema)?,
+                Some(p) => Box::new(PartitionedSink::new(
+                    Format::Parquet,
+                    dir,
+                    "focus",
+                    schema,
+                    p.clone(),
+                    Some("ChargePeriodStart"),
+                )?),
+            };
             sink.write(table)?;
+            let name = match self.cfg.partition {
+                Some(ref p) => format!("focus/{}=*/part-0.parquet", p.column()),
+                None => "focus.parquet".into(),
+            };
             files.push(FileInfo {
-                name: "focus.parquet".into(),
+                name,
                 rows: sink.finish()?,
             });
         }
@@ -449,6 +517,29 @@ impl<'c> RunState<'c> {
             rows: 0,
         });
         Ok(files)
+    }
+}
+
+impl RunState<'_> {
+    /// One summary per partition: the tallies split by the partition key.
+    fn write_partitioned_summary(
+        &self,
+        p: &Partitioning,
+        group_columns: &[String],
+        dir: &Path,
+    ) -> Result<u64> {
+        let schema = report::summary_schema(group_columns);
+        let mut sink =
+            PartitionedSink::new(self.cfg.format, dir, "summary", schema, p.clone(), None)?;
+        let keep = positions(&self.keys, &self.cfg.group_by);
+        let at = positions(&self.keys, std::slice::from_ref(&p.key))[0];
+        for (label, part) in self.tallies.split(at, &keep) {
+            let summary = report::summarize(&part, &self.cfg.catalog).ok_or_else(|| {
+                Error::output(dir, "a summary cost or quantity overflows DECIMAL(38, 12)")
+            })?;
+            sink.write_labelled(&label, report::summary_table(group_columns, &summary))?;
+        }
+        Box::new(sink).finish()
     }
 }
 
@@ -478,79 +569,6 @@ fn slices(len: usize, threads: usize) -> Vec<Range<usize>> {
         .step_by(size)
         .map(|start| start..(start + size).min(len))
         .collect()
-}
-
-/// A directory beside `--out` that becomes `--out` only when the run succeeds.
-struct Staging {
-    tmp: PathBuf,
-    out: PathBuf,
-    committed: bool,
-}
-
-impl Staging {
-    fn create(out: &Path) -> Result<Staging> {
-        if out.is_file() {
-            return Err(Error::Usage(format!(
-                "--out {} is a file; it must be a directory",
-                out.display()
-            )));
-        }
-        let name = out.file_name().ok_or_else(|| {
-            Error::Usage(format!("--out {} has no directory name", out.display()))
-        })?;
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| Error::output(parent, e))?;
-        let tmp = parent.join(format!(
-            ".{}.billrun-tmp-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
-        }
-        std::fs::create_dir(&tmp).map_err(|e| Error::output(&tmp, e))?;
-        Ok(Staging {
-            tmp,
-            out: out.to_path_buf(),
-            committed: false,
-        })
-    }
-
-    fn path(&self) -> &Path {
-        &self.tmp
-    }
-
-    /// Swaps the finished reports into place: `--out` is replaced as a whole.
-    fn commit(mut self) -> Result<()> {
-        let old = self.tmp.with_file_name(format!(
-            ".{}.billrun-old-{}",
-            self.out
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        if self.out.exists() {
-            std::fs::rename(&self.out, &old).map_err(|e| Error::output(&self.out, e))?;
-        }
-        std::fs::rename(&self.tmp, &self.out).map_err(|e| Error::output(&self.out, e))?;
-        self.committed = true;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.committed {
-            std::fs::remove_dir_all(&self.tmp).ok();
-        }
-    }
 }
 
 #[cfg(test)]

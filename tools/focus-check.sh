@@ -42,6 +42,15 @@ for period in day hour; do
     || { cat "$work/$period.log"; exit 1; }
   "$venv/bin/python" tools/focus_junit.py "$work/$period.xml" "$model" || status=1
 done
+# The same job partitioned by day, as a nightly chargeback job would write it.
+"$bin" run fixtures/usage fixtures/logs/s3 fixtures/capacity/invocations.csv \
+  --profiles fixtures/logs/profiles.csv \
+  --provisioned fixtures/capacity/provisioned.csv \
+  --imported-models fixtures/capacity/imported_models.csv \
+  --copies fixtures/capacity/copies.csv \
+  --customization fixtures/capacity/customization.csv \
+  --from 2024-01-01 --to 2026-01-01 --format focus --line-items --partition-by day \
+  --out "$work/partitioned" --quiet || [ $? -eq 1 ]
 # Every Parquet report read back by DuckDB, no casts, totals = the manifest's.
-"$venv/bin/python" tools/check_parquet.py "$work/day" "$work/hour" || status=1
+"$venv/bin/python" tools/check_parquet.py "$work/day" "$work/hour" "$work/partitioned" || status=1
 exit $status

@@ -4,7 +4,7 @@ use super::money::{Money, Quantity};
 use super::rate::Tally;
 use crate::catalog::terms::UsageType;
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, format_day, format_hour, format_month};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A report dimension, as named in `--group-by`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -274,6 +274,41 @@ impl Tallies {
         }
         out.overflowed |= self.overflowed;
         out
+    }
+
+    /// The tallies split by the value of dimension `dim`, each part projected to
+    /// `keep`: one part per partition of a partitioned report.
+    pub fn split(&self, dim: usize, keep: &[usize]) -> BTreeMap<String, Tallies> {
+        let mut parts: BTreeMap<String, Tallies> = BTreeMap::new();
+        let mut ids: Vec<(String, u32)> = Vec::with_capacity(self.groups.members.len());
+        for codes in &self.groups.members {
+            let label = self.groups.dims[dim].value(codes[dim]).to_string();
+            let part = parts
+                .entry(label.clone())
+                .or_insert_with(|| Tallies::new(keep.len()));
+            let mapped: Vec<u32> = keep
+                .iter()
+                .enumerate()
+                .map(|(j, &d)| part.groups.dim(j).code(self.groups.dims[d].value(codes[d])))
+                .collect();
+            ids.push((label, part.groups.id(&mapped)));
+        }
+        for (&(group, price), tally) in &self.by_price {
+            let (label, id) = &ids[group as usize];
+            if let Some(p) = parts.get_mut(label) {
+                p.add(*id, price, *tally);
+            }
+        }
+        for (&(group, price, usage), charge) in &self.charged {
+            let (label, id) = &ids[group as usize];
+            if let Some(p) = parts.get_mut(label) {
+                p.charge(*id, price, usage, *charge);
+            }
+        }
+        for part in parts.values_mut() {
+            part.overflowed |= self.overflowed;
+        }
+        parts
     }
 
     /// Every group id, with its values.

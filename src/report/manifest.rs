@@ -22,6 +22,12 @@ pub struct Manifest {
     /// Exact total cost by currency, as a plain decimal string.
     pub totals: BTreeMap<String, String>,
     pub files: Vec<FileInfo>,
+    /// With `--partition-by`: the partitions this run wrote (`table/column=value`)...
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions_written: Vec<String>,
+    /// ...and those it covers but had no rows for, whose old files it removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions_removed: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -39,6 +45,9 @@ pub struct Options {
     pub threads: usize,
     /// `--pt-hours`: `started` or `exact`.
     pub pt_hours: String,
+    /// With `--partition-by`: `day` or `month`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition_by: Option<String>,
     /// With `--format focus`: the charge period, `hour` or `day`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub focus_charge_period: Option<String>,

@@ -3,6 +3,7 @@
 use crate::pricing::money::{Money, PRECISION, Quantity, SCALE};
 use crate::time::format_instant;
 use polars::prelude::*;
+use std::collections::BTreeMap;
 
 /// The value types reports use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +56,21 @@ impl Values {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The values at `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> Values {
+        fn pick<T: Clone>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&i| v[i].clone()).collect()
+        }
+        match self {
+            Values::Text(v) => Values::Text(pick(v, rows)),
+            Values::Int(v) => Values::Int(pick(v, rows)),
+            Values::Money(v) => Values::Money(pick(v, rows)),
+            Values::Quantity(v) => Values::Quantity(pick(v, rows)),
+            Values::MaybeQuantity(v) => Values::MaybeQuantity(pick(v, rows)),
+            Values::Instant(v) => Values::Instant(pick(v, rows)),
+        }
     }
 
     /// Moves the first `n` values out.
@@ -145,6 +161,24 @@ impl Table {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The rows grouped by `label(row)`, each group in input order.
+    pub fn split_rows(&self, label: impl Fn(usize) -> String) -> BTreeMap<String, Table> {
+        let mut rows: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for i in 0..self.len() {
+            rows.entry(label(i)).or_default().push(i);
+        }
+        rows.into_iter()
+            .map(|(l, idx)| {
+                let columns = self.columns.iter().map(|c| c.select(&idx)).collect();
+                let table = Table {
+                    names: self.names.clone(),
+                    columns,
+                };
+                (l, table)
+            })
+            .collect()
     }
 
     pub fn take_front(&mut self, n: usize) -> Table {

@@ -4,6 +4,7 @@
 mod capacity;
 mod focus;
 mod logs;
+mod partitions;
 mod tables;
 
 use polars::prelude::{DataType, ParquetReader, SerReader};
