@@ -107,6 +107,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub customization: Vec<PathBuf>,
 
+    /// Chargeback rules, CSV `rule,cost_center`: `account_id=<id>`,
+    /// `principal=<arn or glob>` or `tag:<key>=<value>`; first match wins, the rest is
+    /// `unallocated`. Enables `--group-by cost_center`.
+    #[arg(long, value_name = "FILE")]
+    pub allocation: Option<PathBuf>,
+
+    /// Split a shared Provisioned Throughput or imported model's cost among the cost
+    /// centers that invoked it: by their tokens, or evenly (needs --allocation).
+    #[arg(long, value_enum, requires = "allocation")]
+    pub split_capacity: Option<SplitArg>,
+
     /// Rows per batch read from a file (memory vs. overhead).
     #[arg(long, value_name = "N", default_value_t = 65_536)]
     pub batch_rows: usize,
@@ -134,6 +145,12 @@ pub enum FormatArg {
     Parquet,
     Csv,
     Focus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    Tokens,
+    Even,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -3,8 +3,9 @@
 
 use crate::capacity::{CapacityFiles, HourPolicy};
 use crate::catalog::PriceCatalog;
-use crate::cli::{ChargePeriodArg, FormatArg, PartitionArg, PtHoursArg, RunArgs};
+use crate::cli::{ChargePeriodArg, FormatArg, PartitionArg, PtHoursArg, RunArgs, SplitArg};
 use crate::error::{Error, Result};
+use crate::pricing::allocate::{Allocation, CapacitySplit};
 use crate::pricing::group::GroupKey;
 use crate::report::output::Partitioning;
 use crate::report::sink::Format;
@@ -47,6 +48,16 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
     if let (Some(p), (Some(from), Some(to))) = (&partition, window) {
         p.covered(from, to)?;
     }
+    let allocation = match &args.allocation {
+        Some(path) => Allocation::load(path).map_err(Error::Usage)?,
+        None => Allocation::default(),
+    };
+    if allocation.is_empty() && group_by.contains(&GroupKey::CostCenter) {
+        return Err(Error::Usage(
+            "--group-by cost_center needs --allocation FILE (rules mapping usage to cost centers)"
+                .into(),
+        ));
+    }
     size_thread_pools(threads)?;
     Ok(RunConfig {
         inputs: args.inputs,
@@ -67,6 +78,11 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
         batch_rows: args.batch_rows,
         window,
         partition,
+        allocation,
+        split: args.split_capacity.map(|s| match s {
+            SplitArg::Tokens => CapacitySplit::Tokens,
+            SplitArg::Even => CapacitySplit::Even,
+        }),
         profiles: match args.profiles {
             Some(path) => load_profiles(&path)?,
             None => HashMap::new(),
@@ -138,7 +154,7 @@ fn parse_group_by(text: &str) -> Result<Vec<GroupKey>> {
     let mut keys = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let key = GroupKey::parse(part).ok_or_else(|| Error::Usage(format!(
-            "--group-by: unknown key \"{part}\" (expected model_id, mode, region, scope, service_tier, account_id, principal, hour, day, month, tag:<key>, tags or resource)"
+            "--group-by: unknown key \"{part}\" (expected model_id, mode, region, scope, service_tier, account_id, principal, hour, day, month, tag:<key>, tags, resource or cost_center)"
         )))?;
         if keys.contains(&key) {
             return Err(Error::Usage(format!(

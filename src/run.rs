@@ -6,14 +6,16 @@
 //! result is the same for any thread count or batch size.
 
 use crate::capacity::{
-    self, Billed, Biller, CapacityFiles, Charge, HourPolicy, Invocations, Registry,
+    self, Billed, Biller, CapacityFiles, CapacityModels, Charge, HourPolicy, Invocations, Registry,
 };
 use crate::catalog::PriceCatalog;
+use crate::catalog::terms::UsageType;
 use crate::error::{Error, Result};
 use crate::ingest::{self, Batch, InputFile};
+use crate::pricing::allocate::{Allocation, CapacitySplit, split_exact};
 use crate::pricing::dedup::SeenIds;
 use crate::pricing::group::{Charged, GroupKey, Tallies};
-use crate::pricing::money::Money;
+use crate::pricing::money::{Money, Quantity};
 use crate::pricing::rate::{RateContext, Rated, Reject, rate_slice};
 use crate::pricing::reasons::Reason;
 use crate::pricing::rows::UsageColumns;
@@ -51,6 +53,10 @@ pub struct RunConfig {
     pub focus: Option<GroupKey>,
     /// `--partition-by day|month`: Hive-style partitions under `--out`.
     pub partition: Option<Partitioning>,
+    /// `--allocation` rules (empty without the flag).
+    pub allocation: Allocation,
+    /// `--split-capacity`.
+    pub split: Option<CapacitySplit>,
 }
 
 impl RunConfig {
@@ -59,7 +65,9 @@ impl RunConfig {
     pub fn tally_keys(&self) -> Vec<GroupKey> {
         let mut keys = self.group_by.clone();
         let partition = self.partition.iter().map(|p| p.key.clone());
-        for k in self.focus.iter().flat_map(focus::keys).chain(partition) {
+        let center = (!self.allocation.is_empty()).then_some(GroupKey::CostCenter);
+        let focus = self.focus.iter().flat_map(focus::keys);
+        for k in focus.chain(partition).chain(center) {
             if !keys.contains(&k) {
                 keys.push(k);
             }
@@ -123,7 +131,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
         copies.push(capacity::bill_copies(&biller, &mut registry, path)?);
     }
     let staging = Staging::create(&cfg.out)?;
-    let mut state = RunState::open(cfg, staging.path(), registry)?;
+    let capacity_models = capacity::capacity_models(&registry, &cfg.capacity.provisioned)?;
+    let mut state = RunState::open(cfg, staging.path(), registry, capacity_models)?;
     let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
     let mut inputs = Vec::new();
     for file in &files {
@@ -171,6 +180,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
             "a summary cost overflows DECIMAL(38, 12) or a quantity overflows Int64",
         )
     })?;
+    let cost_centers = match cfg.allocation.is_empty() {
+        true => BTreeMap::new(),
+        false => cost_center_totals(&state, cfg)?,
+    };
     let (counts, by_reason) = (state.counts, std::mem::take(&mut state.by_reason));
     let written = state.finish(&summary, staging.path())?;
     let totals = totals(&summary);
@@ -205,6 +218,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
             .map(|(c, m)| (c.clone(), m.to_string()))
             .collect(),
         files: written,
+        cost_centers,
         partitions_written: Vec::new(),
         partitions_removed: Vec::new(),
     };
@@ -241,6 +255,34 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     })
 }
 
+/// Exact totals by cost center and currency.
+fn cost_center_totals(
+    state: &RunState,
+    cfg: &RunConfig,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let by_center = state
+        .tallies
+        .project(&positions(&state.keys, &[GroupKey::CostCenter]));
+    let summary = report::summarize(&by_center, &cfg.catalog)
+        .ok_or_else(|| Error::output(&cfg.out, "a cost-center total overflows DECIMAL(38, 12)"))?;
+    let mut totals: BTreeMap<String, BTreeMap<String, Money>> = BTreeMap::new();
+    for ((group, _, currency), cell) in &summary {
+        let t = totals
+            .entry(group[0].clone())
+            .or_default()
+            .entry(currency.clone())
+            .or_default();
+        *t = t.checked_add(cell.cost).unwrap_or(*t);
+    }
+    Ok(totals
+        .into_iter()
+        .map(|(center, by_currency)| {
+            let text = by_currency.into_iter().map(|(c, m)| (c, m.to_string()));
+            (center, text.collect())
+        })
+        .collect())
+}
+
 fn totals(summary: &Summary) -> BTreeMap<String, Money> {
     let mut totals: BTreeMap<String, Money> = BTreeMap::new();
     for ((_, _, currency), cell) in summary {
@@ -266,13 +308,21 @@ struct RunState<'c> {
     rejects: Box<dyn TableSink>,
     line_items: Option<Box<dyn TableSink>>,
     registry: Registry,
+    capacity_models: CapacityModels,
     invocations: Invocations,
+    /// Tokens per (capacity model ARN, cost center), for `--split-capacity`.
+    shares: HashMap<(String, String), u128>,
     /// What usage is tallied by (`RunConfig::tally_keys`).
     keys: Vec<GroupKey>,
 }
 
 impl<'c> RunState<'c> {
-    fn open(cfg: &'c RunConfig, dir: &Path, registry: Registry) -> Result<RunState<'c>> {
+    fn open(
+        cfg: &'c RunConfig,
+        dir: &Path,
+        registry: Registry,
+        capacity_models: CapacityModels,
+    ) -> Result<RunState<'c>> {
         let rejects = sink::open(cfg.format, dir, "rejects", &report::reject_schema())?;
         let schema = report::line_item_schema();
         let line_items: Option<Box<dyn TableSink>> = match (cfg.line_items, &cfg.partition) {
@@ -297,7 +347,9 @@ impl<'c> RunState<'c> {
             rejects,
             line_items,
             registry,
+            capacity_models,
             invocations: Invocations::new(),
+            shares: HashMap::new(),
         })
     }
 
@@ -333,7 +385,9 @@ impl<'c> RunState<'c> {
             line_items: self.cfg.line_items,
             window: self.cfg.window,
             profiles: &self.cfg.profiles,
-            imported: &self.registry,
+            capacity: &self.capacity_models,
+            allocation: &self.cfg.allocation,
+            split: self.cfg.split,
         };
         let rated: Vec<Rated> = slices(cols.len, self.cfg.threads)
             .into_par_iter()
@@ -375,6 +429,9 @@ impl<'c> RunState<'c> {
         for (key, mut times) in part.invocations {
             self.invocations.entry(key).or_default().append(&mut times);
         }
+        for (key, tokens) in part.shares {
+            *self.shares.entry(key).or_default() += tokens;
+        }
         self.counts.priced += part.priced;
         self.counts.not_billable += part.not_billable;
         self.counts.out_of_range += part.out_of_range;
@@ -411,31 +468,82 @@ impl<'c> RunState<'c> {
         })
     }
 
-    /// Adds capacity charges to the tallies (grouped like usage) and line items.
+    /// Adds capacity charges to the tallies (grouped like usage) and line items. With
+    /// `--allocation`, a charge goes to its account's cost center, or, with
+    /// `--split-capacity`, is split exactly among the centers that used the model.
     fn absorb_charges(&mut self, charges: Vec<Charge>) -> Result<()> {
         let mut codes = Vec::with_capacity(self.keys.len());
+        let mut items = Vec::new();
         for c in &charges {
-            codes.clear();
-            for (d, key) in self.keys.iter().enumerate() {
-                let value = capacity_group_value(key, c);
-                codes.push(self.tallies.groups.dim(d).code(&value));
+            for (center, quantity, cost) in self.allocate(c) {
+                codes.clear();
+                for (d, key) in self.keys.iter().enumerate() {
+                    let value = capacity_group_value(key, c, &center);
+                    codes.push(self.tallies.groups.dim(d).code(&value));
+                }
+                let group = self.tallies.groups.id(&codes);
+                let charged = Charged {
+                    quantity,
+                    cost,
+                    records: 1,
+                };
+                self.tallies.charge(group, c.price, c.usage_type, charged);
+                if self.line_items.is_some() {
+                    let mut item = c.line_item(&self.cfg.catalog);
+                    (item.quantity, item.cost) = (quantity, cost);
+                    item.cost_center = (!self.cfg.allocation.is_empty()).then_some(center);
+                    items.push(item);
+                }
             }
-            let group = self.tallies.groups.id(&codes);
-            let charged = Charged {
-                quantity: c.quantity,
-                cost: c.cost,
-                records: 1,
-            };
-            self.tallies.charge(group, c.price, c.usage_type, charged);
         }
         if let Some(sink) = self.line_items.as_mut() {
-            let items = charges
-                .iter()
-                .map(|c| c.line_item(&self.cfg.catalog))
-                .collect();
             sink.write(report::line_item_table(items))?;
         }
         Ok(())
+    }
+
+    /// A charge's (cost center, quantity, cost) parts: exact splits that add up to it.
+    fn allocate(&self, c: &Charge) -> Vec<(String, Quantity, Money)> {
+        let by_rule = || {
+            let center = self.cfg.allocation.cost_center(&c.account_id, "", None);
+            vec![(center.to_string(), c.quantity, c.cost)]
+        };
+        let Some(split) = self.cfg.split else {
+            return by_rule();
+        };
+        // Shares are kept per model ARN: a provisioned model's id, an imported model's.
+        let model = match c.usage_type {
+            UsageType::MuHours => &c.resource,
+            _ => &c.model_id,
+        };
+        let users: Vec<(&String, u128)> = self
+            .shares
+            .iter()
+            .filter(|((m, _), _)| m == model)
+            .map(|((_, center), tokens)| (center, *tokens))
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        if users.is_empty() {
+            return by_rule();
+        }
+        let weights: Vec<u128> = match split {
+            CapacitySplit::Tokens => users.iter().map(|(_, t)| *t).collect(),
+            CapacitySplit::Even => vec![1; users.len()],
+        };
+        let costs = split_exact(c.cost.unscaled(), &weights);
+        let quantities = split_exact(c.quantity.unscaled(), &weights);
+        users
+            .iter()
+            .zip(costs.into_iter().zip(quantities))
+            .map(|((center, _), (cost, quantity))| {
+                (
+                    center.to_string(),
+                    Quantity::from_unscaled(quantity),
+                    Money::from_unscaled(cost),
+                )
+            })
+            .collect()
     }
 
     /// Rejects that are not input rows (derived copy windows): written, not counted.
@@ -483,9 +591,11 @@ impl<'c> RunState<'c> {
         if let Some(period) = &self.cfg.focus {
             let keys = focus::keys(period);
             let tallies = self.tallies.project(&positions(&self.keys, &keys));
-            let table = focus::table(&tallies, &self.cfg.catalog, period).ok_or_else(|| {
-                Error::output(dir, "a FOCUS cost or quantity overflows DECIMAL(38, 12)")
-            })?;
+            let allocated = !self.cfg.allocation.is_empty();
+            let table =
+                focus::table(&tallies, &self.cfg.catalog, period, allocated).ok_or_else(|| {
+                    Error::output(dir, "a FOCUS cost or quantity overflows DECIMAL(38, 12)")
+                })?;
             let schema = focus::schema();
             let mut sink: Box<dyn TableSink> = match &self.cfg.partition {
                 None => sink::open(Format::Parquet, dir, "focus", &schema)?,
@@ -545,7 +655,7 @@ impl RunState<'_> {
 
 /// A capacity charge's value for a report dimension: it has no principal, tags or
 /// service tier, and is always served in its own region.
-fn capacity_group_value(key: &GroupKey, c: &Charge) -> String {
+fn capacity_group_value(key: &GroupKey, c: &Charge, center: &str) -> String {
     match key {
         GroupKey::ModelId => c.model_id.clone(),
         GroupKey::Mode => c.mode().to_string(),
@@ -556,6 +666,7 @@ fn capacity_group_value(key: &GroupKey, c: &Charge) -> String {
             key.time_value(c.at).unwrap_or_default()
         }
         GroupKey::Resource => c.resource.clone(),
+        GroupKey::CostCenter => center.to_string(),
         GroupKey::ServiceTier | GroupKey::Principal | GroupKey::Tag(_) | GroupKey::Tags => {
             String::new()
         }

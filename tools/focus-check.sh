@@ -32,6 +32,7 @@ for period in day hour; do
     --imported-models fixtures/capacity/imported_models.csv \
     --copies fixtures/capacity/copies.csv \
     --customization fixtures/capacity/customization.csv \
+    --allocation fixtures/allocation/rules.csv --split-capacity tokens \
     --to 2026-01-01 --format focus --charge-period "$period" --line-items \
     --out "$out" --quiet || [ $? -eq 1 ]
   echo "== focus-validator on the fixtures, charge period $period"

@@ -58,6 +58,68 @@ impl CapacityFiles {
     }
 }
 
+/// A model billed by capacity whose invocations appear in usage: a provisioned model
+/// (by its ARN) or an imported model. Its tokens are reported at zero cost under its
+/// capacity price, whose cost is the time billed.
+#[derive(Clone, Debug)]
+pub struct CapacityModel {
+    /// The model the capacity price is found for (a provisioned model's base model;
+    /// an imported model's ARN).
+    pub priced_model: String,
+    /// `mu_hours` or `cmu_minutes`.
+    pub usage: UsageType,
+    pub commitment: Option<Commitment>,
+    pub cmu_version: Option<String>,
+    /// Imported models without copy activity: windows come from invocations.
+    pub derive_windows: bool,
+}
+
+/// Capacity models by the id invocations name them with (ARN).
+pub type CapacityModels = std::collections::HashMap<String, CapacityModel>;
+
+/// The models of the registry and of the Provisioned Throughput tables. A PT record
+/// that is not valid is skipped here (billing rejects it with its reason).
+pub fn capacity_models(registry: &Registry, provisioned: &[PathBuf]) -> Result<CapacityModels> {
+    let mut models = CapacityModels::new();
+    for (arn, m) in registry {
+        let model = CapacityModel {
+            priced_model: arn.clone(),
+            usage: UsageType::CmuMinutes,
+            commitment: None,
+            cmu_version: Some(m.cmu_version.clone()),
+            derive_windows: m.from_invocations,
+        };
+        models.insert(arn.clone(), model);
+    }
+    for path in provisioned {
+        let table = RecordTable::read(path, &provisioned::COLUMNS)?;
+        for rec in table.records() {
+            let (id, model) = (rec.get("provisioned_model_id"), rec.get("model_id"));
+            let base = match rec.get("base_model_id") {
+                "" => model,
+                base => base,
+            };
+            let (Ok(base), Some(term)) =
+                (base_model(base), Commitment::parse(rec.get("commitment")))
+            else {
+                continue;
+            };
+            if id.is_empty() {
+                continue;
+            }
+            let model = CapacityModel {
+                priced_model: base,
+                usage: UsageType::MuHours,
+                commitment: Some(term),
+                cmu_version: None,
+                derive_windows: false,
+            };
+            models.insert(id.to_string(), model);
+        }
+    }
+    Ok(models)
+}
+
 /// One priced piece of a capacity or customization record.
 #[derive(Clone, Debug)]
 pub struct Charge {
@@ -110,6 +172,7 @@ impl Charge {
             catalog_line: price.line,
             tags: None,
             inference_region: None,
+            cost_center: None,
         }
     }
 }

@@ -24,6 +24,8 @@ pub enum GroupKey {
     Tags,
     /// The billed resource of a capacity charge; empty for per-request usage.
     Resource,
+    /// The cost center `--allocation` charges usage to.
+    CostCenter,
 }
 
 impl GroupKey {
@@ -43,6 +45,7 @@ impl GroupKey {
             "month" => GroupKey::Month,
             "tags" => GroupKey::Tags,
             "resource" => GroupKey::Resource,
+            "cost_center" => GroupKey::CostCenter,
             _ => GroupKey::Tag(
                 s.strip_prefix("tag:")
                     .filter(|k| !k.is_empty())?
@@ -67,6 +70,7 @@ impl GroupKey {
             GroupKey::Tag(k) => format!("tag:{k}"),
             GroupKey::Tags => "tags".into(),
             GroupKey::Resource => "resource".into(),
+            GroupKey::CostCenter => "cost_center".into(),
         }
     }
 
@@ -344,6 +348,7 @@ mod tests {
             "month",
             "tags",
             "resource",
+            "cost_center",
         ] {
             assert_eq!(GroupKey::parse(k).unwrap().column_name(), k);
         }

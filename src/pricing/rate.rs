@@ -4,11 +4,12 @@
 //! Quantities are summed per catalog row before any multiplication (pricing is
 //! linear), so a summary needs one multiplication per group and price, not per row.
 
+use super::allocate::{Allocation, CapacitySplit, UNALLOCATED};
 use super::group::{Charged, GroupKey, Interner, Tallies};
 use super::money::{Money, Quantity};
 use super::reasons::Reason;
 use super::rows::{BadInstant, UsageColumns};
-use crate::capacity::{ImportedModel, Invocations, Registry};
+use crate::capacity::{CapacityModels, Invocations};
 use crate::catalog::terms::{ImageQuality, Mode, Tier, UsageType};
 use crate::catalog::{PriceCatalog, Query};
 use crate::resolve::{Scope, Unresolved, resolve_model_id};
@@ -26,9 +27,13 @@ pub struct RateContext<'a> {
     pub window: (Option<i64>, Option<i64>),
     /// Application-inference-profile ARN → model id (`--profiles`).
     pub profiles: &'a HashMap<String, String>,
-    /// Imported models (`--imported-models`): their invocations are billed by copy
+    /// Provisioned and imported models: their invocations are billed by capacity
     /// time, not per token.
-    pub imported: &'a Registry,
+    pub capacity: &'a CapacityModels,
+    /// `--allocation` rules (empty: every row is `unallocated`).
+    pub allocation: &'a Allocation,
+    /// `--split-capacity`: keep each cost center's tokens per capacity model.
+    pub split: Option<CapacitySplit>,
 }
 
 #[cfg(test)]
@@ -41,14 +46,19 @@ impl<'a> RateContext<'a> {
     ) -> RateContext<'a> {
         static NO_PROFILES: std::sync::LazyLock<HashMap<String, String>> =
             std::sync::LazyLock::new(HashMap::new);
-        static NO_IMPORTS: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(HashMap::new);
+        static NO_CAPACITY: std::sync::LazyLock<CapacityModels> =
+            std::sync::LazyLock::new(HashMap::new);
+        static NO_RULES: std::sync::LazyLock<Allocation> =
+            std::sync::LazyLock::new(Allocation::default);
         RateContext {
             catalog,
             group_by,
             line_items,
             window: (None, None),
             profiles: &NO_PROFILES,
-            imported: &NO_IMPORTS,
+            capacity: &NO_CAPACITY,
+            allocation: &NO_RULES,
+            split: None,
         }
     }
 }
@@ -103,6 +113,8 @@ pub struct LineItem {
     pub tags: Option<String>,
     /// Where the request ran, when Bedrock rerouted it (logs only).
     pub inference_region: Option<String>,
+    /// With `--allocation`: the cost center the meter is charged to.
+    pub cost_center: Option<String>,
 }
 
 /// The outcome of rating a slice.
@@ -118,6 +130,8 @@ pub struct Rated {
     pub out_of_range: u64,
     /// Successful invocations of imported models whose copies are derived from them.
     pub invocations: Invocations,
+    /// Tokens per (capacity model ARN, cost center), for `--split-capacity`.
+    pub shares: HashMap<(String, String), u128>,
 }
 
 type Failure = (Reason, String);
@@ -195,6 +209,11 @@ struct SliceRater<'c> {
     prices: HashMap<PriceKey, Option<usize>>,
     day_codes: Vec<HashMap<i64, u32>>,
     scratch: Vec<u32>,
+    /// Rows' tags are parsed for grouping or allocation.
+    need_tags: bool,
+    /// Cost center by `account \u{1f} principal \u{1f} tags`, and a key buffer.
+    centers: HashMap<String, String>,
+    center_key: String,
     out: Rated,
 }
 
@@ -209,6 +228,13 @@ impl<'c> SliceRater<'c> {
             prices: HashMap::new(),
             day_codes: vec![HashMap::new(); dims],
             scratch: Vec::with_capacity(dims),
+            need_tags: ctx.allocation.needs_tags()
+                || ctx
+                    .group_by
+                    .iter()
+                    .any(|k| matches!(k, GroupKey::Tag(_) | GroupKey::Tags)),
+            centers: HashMap::new(),
+            center_key: String::new(),
             out: Rated {
                 tallies: Tallies::new(dims),
                 ..Rated::default()
@@ -225,7 +251,7 @@ impl<'c> SliceRater<'c> {
         if not_billable(cols, i) {
             return Ok(Outcome::NotBillable);
         }
-        let row = validate(cols, i, self.ctx.group_by)?;
+        let row = validate(cols, i, self.need_tags)?;
         let (from, to) = self.ctx.window;
         if from.is_some_and(|f| row.at < f) || to.is_some_and(|t| row.at >= t) {
             return Ok(Outcome::OutOfRange);
@@ -234,8 +260,8 @@ impl<'c> SliceRater<'c> {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .ok_or((Reason::MissingValue, "model_id is empty".to_string()))?;
-        if let Some(imported) = self.ctx.imported.get(raw_model) {
-            return self.rate_imported(cols, i, source, raw_model, imported, &row);
+        if let Some(target) = self.ctx.capacity.get(raw_model) {
+            return self.rate_capacity_invocation(cols, i, source, raw_model, target, row);
         }
         let (model, scope) = self.resolve(raw_model)?;
         let mut priced = [None; 5];
@@ -265,98 +291,12 @@ impl<'c> SliceRater<'c> {
                 };
                 self.out.tallies.add(group, p, tally);
                 if self.ctx.line_items {
-                    let item = self.line_item(cols, i, source, model, scope, &row, m, p, costs[m]);
+                    let mut item =
+                        self.line_item(cols, i, source, model, scope, &row, m, p, costs[m]);
+                    item.cost_center = self.allocated(cols, i, &row);
                     self.out.line_items.push(item);
                 }
             }
-        }
-        Ok(Outcome::Priced)
-    }
-
-    /// An imported model's invocation: its tokens are reported at zero cost (copy
-    /// time is what is billed) under the currency of its CMU price, and, when its
-    /// copies are derived from invocations, its instant is kept for that.
-    fn rate_imported(
-        &mut self,
-        cols: &UsageColumns,
-        i: usize,
-        source: &Arc<str>,
-        arn: &str,
-        imported: &ImportedModel,
-        row: &Valid,
-    ) -> Result<Outcome, Failure> {
-        let model = self.models.code(arn);
-        let key = PriceKey {
-            model,
-            region: self.regions.code(row.region),
-            scope: Scope::InRegion,
-            mode: Mode::Imported,
-            tier: Tier::Standard,
-            usage: UsageType::CmuMinutes,
-            epoch: self.ctx.catalog.epoch(row.at),
-            image: None,
-        };
-        // The model (its ARN) fixes its CMU version, so the usual key caches this too.
-        let catalog = self.ctx.catalog;
-        let found = *self.prices.entry(key).or_insert_with(|| {
-            catalog.find(&Query {
-                model_id: arn,
-                region: row.region,
-                scope: Scope::InRegion,
-                mode: Mode::Imported,
-                tier: Tier::Standard,
-                usage_type: UsageType::CmuMinutes,
-                at: row.at,
-                image: None,
-                commitment: None,
-                cmu_version: Some(&imported.cmu_version),
-            })
-        });
-        let price = found.ok_or_else(|| {
-            (
-                Reason::NoPrice,
-                format!(
-                    "no cmu_minutes price for imported model {arn} (CMU version {}) in {} at {}",
-                    imported.cmu_version,
-                    row.region,
-                    format_instant(row.at)
-                ),
-            )
-        })?;
-        let group = self.group_id(cols, i, model, Scope::InRegion, row);
-        for (m, usage) in UsageType::METERS.iter().enumerate() {
-            let Some(quantity) = Some(row.quantities[m]).filter(|q| *q > 0) else {
-                continue;
-            };
-            let charged = Charged {
-                quantity: Quantity::whole(u128::from(quantity)).unwrap_or_default(),
-                cost: Money::ZERO,
-                records: 1,
-            };
-            self.out.tallies.charge(group, price, *usage, charged);
-            if self.ctx.line_items {
-                let mut item = self.line_item(
-                    cols,
-                    i,
-                    source,
-                    model,
-                    Scope::InRegion,
-                    row,
-                    m,
-                    price,
-                    Money::ZERO,
-                );
-                item.unit_price = Money::ZERO;
-                self.out.line_items.push(item);
-            }
-        }
-        if imported.from_invocations && text(&cols.error_code, i).is_empty() {
-            let key = (
-                arn.to_string(),
-                row.region.to_string(),
-                text(&cols.account_id, i).to_string(),
-            );
-            self.out.invocations.entry(key).or_default().push(row.at);
         }
         Ok(Outcome::Priced)
     }
@@ -466,6 +406,10 @@ impl<'c> SliceRater<'c> {
                     self.out.tallies.groups.dim(d).code(&v)
                 }
                 GroupKey::Resource => self.out.tallies.groups.dim(d).code(""),
+                GroupKey::CostCenter => {
+                    let center = self.cost_center(cols, i, row);
+                    self.out.tallies.groups.dim(d).code(&center)
+                }
                 GroupKey::ModelId => {
                     let v = self.models.value(model).to_string();
                     self.out.tallies.groups.dim(d).code(&v)
@@ -540,7 +484,38 @@ impl<'c> SliceRater<'c> {
             catalog_line: price.line,
             tags: owned(&cols.tags),
             inference_region: owned(&cols.inference_region),
+            cost_center: None,
         }
+    }
+
+    /// With `--allocation`, the row's cost center (for line items).
+    fn allocated(&mut self, cols: &UsageColumns, i: usize, row: &Valid) -> Option<String> {
+        match self.ctx.allocation.is_empty() {
+            true => None,
+            false => Some(self.cost_center(cols, i, row)),
+        }
+    }
+
+    /// The cost center of row `i`, by the first matching `--allocation` rule.
+    fn cost_center(&mut self, cols: &UsageColumns, i: usize, row: &Valid) -> String {
+        if self.ctx.allocation.is_empty() {
+            return UNALLOCATED.to_string();
+        }
+        let (account, principal) = (text(&cols.account_id, i), text(&cols.principal, i));
+        self.center_key.clear();
+        for part in [account, "\u{1f}", principal, "\u{1f}", text(&cols.tags, i)] {
+            self.center_key.push_str(part);
+        }
+        if let Some(c) = self.centers.get(&self.center_key) {
+            return c.clone();
+        }
+        let center = self
+            .ctx
+            .allocation
+            .cost_center(account, principal, row.tags.as_ref())
+            .to_string();
+        self.centers.insert(self.center_key.clone(), center.clone());
+        center
     }
 
     fn finish(self) -> Rated {
@@ -553,11 +528,7 @@ fn text<'r>(v: &[Option<&'r str>], i: usize) -> &'r str {
 }
 
 /// Checks everything about a row that does not need the catalog.
-fn validate<'r>(
-    cols: &UsageColumns<'r>,
-    i: usize,
-    group_by: &[GroupKey],
-) -> Result<Valid<'r>, Failure> {
+fn validate<'r>(cols: &UsageColumns<'r>, i: usize, need_tags: bool) -> Result<Valid<'r>, Failure> {
     let at = cols.timestamp.get(i).map_err(|e| match e {
         BadInstant::Missing => (Reason::MissingValue, "timestamp is empty".to_string()),
         BadInstant::Unparsable(s) => (
@@ -601,7 +572,7 @@ fn validate<'r>(
     } else {
         None
     };
-    let tags = parse_tags(text(&cols.tags, i), group_by)?;
+    let tags = parse_tags(text(&cols.tags, i), need_tags)?;
     Ok(Valid {
         at,
         region,
@@ -640,10 +611,7 @@ fn image_spec(cols: &UsageColumns, i: usize, images: u64) -> Result<(ImageQualit
 }
 
 /// Tags must be a JSON object of strings; parsed only as far as grouping needs.
-fn parse_tags(
-    raw: &str,
-    group_by: &[GroupKey],
-) -> Result<Option<BTreeMap<String, String>>, Failure> {
+fn parse_tags(raw: &str, keep: bool) -> Result<Option<BTreeMap<String, String>>, Failure> {
     if raw.is_empty() {
         return Ok(None);
     }
@@ -653,10 +621,7 @@ fn parse_tags(
             format!("tags is not a JSON object of strings: {e}"),
         )
     })?;
-    Ok(group_by
-        .iter()
-        .any(|k| matches!(k, GroupKey::Tag(_) | GroupKey::Tags))
-        .then_some(tags))
+    Ok(keep.then_some(tags))
 }
 
 /// Tags as one compact JSON object, keys sorted: the same tags, the same text.
@@ -667,5 +632,6 @@ pub fn canonical_tags(tags: &BTreeMap<String, String>) -> String {
     }
 }
 
+mod capacity;
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,8 @@ use crate::pricing::group::{GroupKey, Tallies};
 use crate::pricing::money::{Money, Quantity};
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, parse_instant};
 
-/// The dimensions of a FOCUS row, in this order; the first is the charge period.
+/// The dimensions of a FOCUS row, in this order; the first is the charge period, the
+/// last the cost center (`unallocated` for all without `--allocation`).
 pub fn keys(period: &GroupKey) -> Vec<GroupKey> {
     vec![
         period.clone(),
@@ -27,11 +28,12 @@ pub fn keys(period: &GroupKey) -> Vec<GroupKey> {
         GroupKey::ServiceTier,
         GroupKey::Tags,
         GroupKey::Resource,
+        GroupKey::CostCenter,
     ]
 }
 
 /// Columns: FOCUS columns alphabetically, then billrun's `x_` columns.
-const COLUMNS: [(&str, Kind); 57] = [
+const COLUMNS: [(&str, Kind); 58] = [
     ("BilledCost", Kind::Money),
     ("BillingAccountId", Kind::Text),
     ("BillingAccountName", Kind::Text),
@@ -89,6 +91,7 @@ const COLUMNS: [(&str, Kind); 57] = [
     ("x_UsageType", Kind::Text),
     ("x_ServiceTier", Kind::Text),
     ("x_Mode", Kind::Text),
+    ("x_CostCenter", Kind::Text),
 ];
 
 pub fn schema() -> Schema {
@@ -106,7 +109,13 @@ struct Entry<'c> {
 
 /// The FOCUS rows of `tallies` (grouped by `keys(period)`), sorted; `None` if a
 /// quantity or cost overflows DECIMAL(38, 12).
-pub fn table(tallies: &Tallies, catalog: &PriceCatalog, period: &GroupKey) -> Option<Table> {
+/// `allocated`: `--allocation` was given, so `x_CostCenter` is filled.
+pub fn table(
+    tallies: &Tallies,
+    catalog: &PriceCatalog,
+    period: &GroupKey,
+    allocated: bool,
+) -> Option<Table> {
     let values: Vec<Vec<String>> = tallies.groups().map(|(_, v)| v).collect();
     let mut entries = Vec::new();
     for (&(group, price), tally) in &tallies.by_price {
@@ -136,7 +145,10 @@ pub fn table(tallies: &Tallies, catalog: &PriceCatalog, period: &GroupKey) -> Op
     entries.sort_by(|a, b| {
         (&a.values, a.price.line, a.usage).cmp(&(&b.values, b.price.line, b.usage))
     });
-    let mut out = Rows::default();
+    let mut out = Rows {
+        allocated,
+        ..Rows::default()
+    };
     for e in &entries {
         out.push_entry(e, catalog, period)?;
     }
@@ -146,6 +158,7 @@ pub fn table(tallies: &Tallies, catalog: &PriceCatalog, period: &GroupKey) -> Op
 /// The columns being filled, in `schema()` order.
 #[derive(Default)]
 struct Rows {
+    allocated: bool,
     text: Vec<Vec<Option<String>>>,
     money: Vec<Vec<Money>>,
     quantity: Vec<Vec<Quantity>>,
@@ -210,8 +223,9 @@ impl Rows {
     ) -> Option<()> {
         let v = &e.values;
         let (charge_start, charge_end) = charge_period(&v[0], period)?;
-        let (account, region, model, mode, scope, tier, tags, resource) =
-            (&v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]);
+        let (account, region, model, mode, scope, tier, tags, resource, cost_center) = (
+            &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
+        );
         let per = e.price.raw[5].parse::<i128>().ok().filter(|p| *p > 0)?;
         // Price per `per` units when that makes the quantity exact, else per unit.
         let (per, pricing_quantity) = match e.quantity.unscaled() % per {
@@ -225,6 +239,7 @@ impl Rows {
             n => format!("{n} {unit}"),
         };
         let some = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+        let allocated = self.allocated;
         let billing_account = some(account).unwrap_or_else(|| "unknown".into());
         let commitment = c.commitment_status.is_some() || c.category == "Purchase";
         let committed = |s: String| Some(s).filter(|_| commitment);
@@ -277,6 +292,7 @@ impl Rows {
             Some(e.usage.to_string()),
             some(tier),
             Some(mode.clone()),
+            Some(cost_center.clone()).filter(|_| allocated),
         ];
         let list_cost = e.cost;
         // Prices are billed in the currency they are listed in: the PricingCurrency

@@ -21,6 +21,10 @@ pub struct Manifest {
     pub rejects_by_reason: BTreeMap<String, u64>,
     /// Exact total cost by currency, as a plain decimal string.
     pub totals: BTreeMap<String, String>,
+    /// With `--allocation`: exact totals by cost center, then by currency; the
+    /// `unallocated` center holds what no rule matched. They add up to `totals`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub cost_centers: BTreeMap<String, BTreeMap<String, String>>,
     pub files: Vec<FileInfo>,
     /// With `--partition-by`: the partitions this run wrote (`table/column=value`)...
     #[serde(skip_serializing_if = "Vec::is_empty")]

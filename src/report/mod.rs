@@ -140,6 +140,7 @@ pub fn line_item_schema() -> Schema {
         ("catalog_line", Int),
         ("tags", Text),
         ("inference_region", Text),
+        ("cost_center", Text),
     ]
     .into_iter()
     .map(|(n, k)| (n.to_string(), k))
@@ -152,7 +153,7 @@ pub fn line_item_table(items: Vec<LineItem>) -> Table {
     let texts =
         |k: usize| -> Vec<Vec<Option<String>>> { (0..k).map(|_| Vec::with_capacity(n)).collect() };
     // Text columns in schema order, then the typed ones.
-    let mut t = texts(14);
+    let mut t = texts(15);
     let (mut row, mut qty, mut line) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -179,6 +180,7 @@ pub fn line_item_table(items: Vec<LineItem>) -> Table {
             Some(i.currency),
             i.tags,
             i.inference_region,
+            i.cost_center,
         ];
         for (column, v) in t.iter_mut().zip(values) {
             column.push(v);
@@ -191,7 +193,7 @@ pub fn line_item_table(items: Vec<LineItem>) -> Table {
         line.push(Some(i.catalog_line as i64));
     }
     let mut t = t.into_iter().map(Values::Text);
-    let mut next = || t.next().expect("14 text columns");
+    let mut next = || t.next().expect("15 text columns");
     let columns = vec![
         next(),
         Values::Int(row),
@@ -211,6 +213,7 @@ pub fn line_item_table(items: Vec<LineItem>) -> Table {
         Values::Money(cost),
         next(),
         Values::Int(line),
+        next(),
         next(),
         next(),
     ];

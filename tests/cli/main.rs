@@ -1,6 +1,7 @@
 //! Integration tests: the `billrun` binary on fixtures and small inline inputs.
 //! This file is the harness; `tables`, `logs` and `capacity` hold the tests.
 
+mod allocation;
 mod capacity;
 mod focus;
 mod logs;
