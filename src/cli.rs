@@ -21,6 +21,38 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print the price catalog, or validate one with --check.
     Prices(PricesArgs),
+    /// A month's statement per cost center (or other key), rounded to cents, from a
+    /// run's reports.
+    Statement(StatementArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatementArgs {
+    /// A `run` output directory (single files or `--partition-by` partitions).
+    #[arg(value_name = "DIR")]
+    pub reports: PathBuf,
+
+    /// The summary column to total by (it must have been a --group-by key).
+    #[arg(long, value_name = "KEY", default_value = "cost_center")]
+    pub by: String,
+
+    /// The calendar month, YYYY-MM.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub period: String,
+
+    /// How each line is rounded to cents.
+    #[arg(long, value_enum, default_value_t = RoundingArg::HalfEven)]
+    pub rounding: RoundingArg,
+
+    /// Write the statement here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RoundingArg {
+    HalfEven,
+    HalfUp,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ pub mod progress;
 pub mod report;
 pub mod resolve;
 pub mod run;
+pub mod statement;
 pub mod time;
 
 use cli::{Cli, Command, PricesArgs};
@@ -48,6 +49,7 @@ pub fn execute(cli: Cli) -> i32 {
                 })
         }
         Command::Prices(args) => prices(args),
+        Command::Statement(args) => statement::run(&args).map(|()| EXIT_OK),
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("billrun: error: {e}");

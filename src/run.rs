@@ -206,6 +206,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
                 HourPolicy::Exact => "exact".into(),
             },
             partition_by: cfg.partition.as_ref().map(|p| p.key.column_name()),
+            from: cfg.window.0.map(crate::time::format_instant),
+            to: cfg.window.1.map(crate::time::format_instant),
             focus_charge_period: cfg.focus.as_ref().map(GroupKey::column_name),
         },
         inputs,

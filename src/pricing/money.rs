@@ -52,6 +52,18 @@ impl Money {
         (numerator % per == 0).then(|| Money(numerator / per))
     }
 
+    /// A decimal as money, when it has at most 12 places and fits DECIMAL(38, 12).
+    pub fn from_decimal(d: Decimal) -> Option<Money> {
+        let scale = d.scale();
+        if scale > SCALE {
+            return None;
+        }
+        let unscaled = d
+            .mantissa()
+            .checked_mul(10i128.checked_pow(SCALE - scale)?)?;
+        (unscaled.abs() <= MAX_UNSCALED).then_some(Money(unscaled))
+    }
+
     /// `quantity × self`, exact; `None` on overflow of DECIMAL(38, 12).
     pub fn times(self, quantity: u128) -> Option<Money> {
         let q = i128::try_from(quantity).ok()?;

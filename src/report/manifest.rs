@@ -49,6 +49,11 @@ pub struct Options {
     pub threads: usize,
     /// `--pt-hours`: `started` or `exact`.
     pub pt_hours: String,
+    /// `--from`, `--to` (RFC 3339), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
     /// With `--partition-by`: `day` or `month`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partition_by: Option<String>,

@@ -108,3 +108,65 @@ fn cost_center_grouping_needs_rules() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("needs --allocation"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_statement_rounds_each_center_to_cents_and_reconciles_with_a_residue_line() {
+    let rules = alloc("rules.csv");
+    let (o, dir) = run_csv(
+        &[&fixture("usage")],
+        &["--allocation", &rules, "--group-by", "cost_center,month"],
+    );
+    assert!(o.status.code().unwrap() < 2, "{}", stderr(&o));
+    let out = dir.path().join("out");
+    let statement = dir.path().join("statement.csv");
+    let s = billrun(&[
+        "statement",
+        out.to_str().unwrap(),
+        "--period",
+        "2025-11",
+        "--output",
+        statement.to_str().unwrap(),
+    ]);
+    assert_eq!(s.status.code(), Some(0), "{}", stderr(&s));
+    let rows = read_csv(&statement);
+    let line = |k: &str| rows.iter().find(|r| r["cost_center"] == k).unwrap().clone();
+    assert_eq!(line("ads")["cost"], "3.32");
+    assert_eq!(line("ads")["exact_cost"], "3.319500000000");
+    let centers: Vec<_> = rows
+        .iter()
+        .filter(|r| !r["cost_center"].starts_with('('))
+        .collect();
+    let exact = sum_money(centers.iter().map(|r| r["exact_cost"].clone()));
+    assert_eq!(
+        exact.to_string(),
+        manifest(dir.path())["totals"]["USD"].as_str().unwrap()
+    );
+    let rounded = sum_money(centers.iter().map(|r| r["cost"].clone()));
+    let residue = sum_money(std::iter::once(line("(rounding residue)")["cost"].clone()));
+    let total = line("(total)");
+    // 3.32 + 0.08 + 0.14 + 3.01 + 0.19 = 6.74; 6.74513436 rounds to 6.75.
+    assert_eq!(total["cost"], "6.75");
+    assert_eq!((rounded + residue).to_string(), "6.75");
+    // Another month: nothing but the header and a zero total is not invented.
+    let empty = billrun(&["statement", out.to_str().unwrap(), "--period", "2025-12"]);
+    assert_eq!(String::from_utf8_lossy(&empty.stdout).lines().count(), 1);
+}
+
+#[test]
+fn a_statement_refuses_a_summary_it_cannot_place_in_the_month() {
+    let (_, dir) = run_csv(&[&fixture("usage")], &[]);
+    let s = billrun(&[
+        "statement",
+        dir.path().join("out").to_str().unwrap(),
+        "--by",
+        "model_id",
+        "--period",
+        "2025-11",
+    ]);
+    assert_eq!(s.status.code(), Some(2));
+    assert!(
+        stderr(&s).contains("no month or day column"),
+        "{}",
+        stderr(&s)
+    );
+}
