@@ -415,15 +415,8 @@ impl<'c> RunState<'c> {
     }
 
     fn mark_duplicates(&mut self, cols: &UsageColumns) -> Vec<bool> {
-        let mut duplicate = vec![false; cols.len];
-        for (i, id) in cols.request_id.iter().enumerate() {
-            if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty())
-                && !self.seen.insert(id)
-            {
-                duplicate[i] = true;
-                self.counts.duplicate += 1;
-            }
-        }
+        let duplicate = self.seen.mark(&cols.request_id);
+        self.counts.duplicate += duplicate.iter().filter(|d| **d).count() as u64;
         duplicate
     }
 

@@ -2,10 +2,14 @@
 //!
 //! Usage: gen-usage ROWS OUT_DIR [parquet|csv|logs]  → OUT_DIR/usage.<ext>, or for
 //! `logs` gzip JSON invocation logs in the S3 layout under OUT_DIR/AWSLogs/ (no batch
-//! rows: batch jobs are not in invocation logs).
-//! The mix: eight models (geo and global inference profiles among them), two regions,
-//! ~10% batch, priority/flex tiers, cache tokens on a third of Claude/Nova rows,
-//! image rows with sizes and qualities, 20 accounts, team tags, a month of timestamps.
+//! rows: batch jobs are not in invocation logs); and OUT_DIR/catalog.csv, the prices
+//! to run them with.
+//! The mix: eight models (geo and global inference profiles among them), three
+//! regions, ~10% batch, priority/flex tiers, cache tokens on a third of Claude/Nova
+//! rows, image rows with sizes and qualities, 20 accounts, team tags, a month of
+//! timestamps, and a price change in the middle of the month (catalog.csv: the
+//! embedded list prices, copied to eu-central-1, with Nova Micro and Claude 3.5 Sonnet
+//! v2 20% cheaper from the 16th).
 
 use billrun::report::sink::{self, Format};
 use billrun::report::table::{Kind, Schema, Table, Values};
@@ -40,7 +44,13 @@ const MODELS: [(&str, bool, bool, bool); 8] = [
     ("amazon.titan-embed-text-v2:0", false, true, false),
     ("amazon.titan-image-generator-v2:0", false, false, true),
 ];
-const REGIONS: [&str; 2] = ["us-east-1", "us-west-2"];
+const REGIONS: [&str; 3] = ["us-east-1", "us-west-2", "eu-central-1"];
+/// Models whose prices change mid-month in the bench catalog, and when.
+const REPRICED: [&str; 2] = [
+    "amazon.nova-micro-v1:0",
+    "anthropic.claude-3-5-sonnet-20241022-v2:0",
+];
+const PRICE_CHANGE: &str = "2025-11-16T00:00:00Z";
 const TEAMS: [&str; 5] = ["search", "ads", "research", "creative", "platform"];
 
 /// splitmix64: a fixed, fast, well-mixed function of the row number.
@@ -119,7 +129,7 @@ fn spec(row: u64, month_start: i64, logs: bool) -> Spec {
     };
     Spec {
         at: month_start + ((r >> 20) % (30 * 86_400)) as i64 * 1_000_000,
-        region: REGIONS[((r >> 24) % 2) as usize],
+        region: REGIONS[((r >> 24) % 3) as usize],
         model,
         batch,
         tier,
@@ -259,6 +269,58 @@ fn write_logs(
     Ok(())
 }
 
+/// The embedded catalog, with every us-east-1 price also in eu-central-1, and the
+/// `REPRICED` models' open-ended prices split at `PRICE_CHANGE`: 20% cheaper after.
+fn bench_catalog() -> Result<String, Box<dyn std::error::Error>> {
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+    let mut reader = csv::Reader::from_reader(billrun::catalog::EMBEDDED_CSV.as_bytes());
+    let header = reader.headers()?.clone();
+    let col = |n: &str| header.iter().position(|h| h == n).ok_or("catalog column");
+    let (model, region, price, from, to, source) = (
+        col("model_id")?,
+        col("region")?,
+        col("price")?,
+        col("effective_from")?,
+        col("effective_to")?,
+        col("source")?,
+    );
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for record in reader.records() {
+        let row: Vec<String> = record?.iter().map(String::from).collect();
+        if row[region] == "us-east-1" {
+            let mut copy = row.clone();
+            copy[region] = "eu-central-1".into();
+            copy[source] = "bench: us-east-1 price".into();
+            rows.push(copy);
+        }
+        rows.push(row);
+    }
+    let mut out = Vec::new();
+    for row in rows {
+        let open = row[from].is_empty() && row[to].is_empty();
+        if !(open && REPRICED.contains(&row[model].as_str())) {
+            out.push(row);
+            continue;
+        }
+        let (mut before, mut after) = (row.clone(), row);
+        before[to] = PRICE_CHANGE.into();
+        after[from] = PRICE_CHANGE.into();
+        let cheaper = Decimal::from_str(&after[price])? * Decimal::from_str("0.8")?;
+        after[price] = cheaper.normalize().to_string();
+        after[source] = "bench: 20% price cut mid-month".into();
+        out.extend([before, after]);
+    }
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    writer.write_record(&header)?;
+    for row in out {
+        writer.write_record(&row)?;
+    }
+    Ok(String::from_utf8(writer.into_inner()?)?)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
@@ -268,6 +330,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(&args[2]);
     std::fs::create_dir_all(&dir)?;
     let month_start = parse_instant("2025-11-01").ok_or("bad constant")?;
+    std::fs::write(dir.join("catalog.csv"), bench_catalog()?)?;
     let format = match args.get(3).map(String::as_str) {
         Some("logs") => return write_logs(rows, &dir, month_start),
         Some("csv") => Format::Csv,

@@ -4,7 +4,8 @@ use super::money::{Money, Quantity};
 use super::rate::Tally;
 use crate::catalog::terms::UsageType;
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, format_day, format_hour, format_month};
-use std::collections::{BTreeMap, HashMap};
+use polars::prelude::PlHashMap as HashMap;
+use std::collections::BTreeMap;
 
 /// A report dimension, as named in `--group-by`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,7 +136,7 @@ impl Groups {
     pub fn new(dimensions: usize) -> Groups {
         Groups {
             dims: (0..dimensions).map(|_| Interner::default()).collect(),
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             members: Vec::new(),
         }
     }

@@ -14,6 +14,7 @@ use crate::catalog::terms::{ImageQuality, Mode, Tier, UsageType};
 use crate::catalog::{PriceCatalog, Query};
 use crate::resolve::{Scope, Unresolved, resolve_model_id};
 use crate::time::{MICROS_PER_DAY, format_instant};
+use polars::prelude::{PlHashMap, PlHashSet};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
@@ -205,14 +206,16 @@ struct SliceRater<'c> {
     ctx: &'c RateContext<'c>,
     models: Interner,
     regions: Interner,
-    resolved: HashMap<String, Result<(u32, Scope), Failure>>,
-    prices: HashMap<PriceKey, Option<usize>>,
-    day_codes: Vec<HashMap<i64, u32>>,
+    resolved: PlHashMap<String, Result<(u32, Scope), Failure>>,
+    prices: PlHashMap<PriceKey, Option<usize>>,
+    day_codes: Vec<PlHashMap<i64, u32>>,
+    /// Tags strings already checked to be a JSON object of strings.
+    valid_tags: PlHashSet<String>,
     scratch: Vec<u32>,
     /// Rows' tags are parsed for grouping or allocation.
     need_tags: bool,
     /// Cost center by `account \u{1f} principal \u{1f} tags`, and a key buffer.
-    centers: HashMap<String, String>,
+    centers: PlHashMap<String, String>,
     center_key: String,
     out: Rated,
 }
@@ -224,16 +227,17 @@ impl<'c> SliceRater<'c> {
             ctx,
             models: Interner::default(),
             regions: Interner::default(),
-            resolved: HashMap::new(),
-            prices: HashMap::new(),
-            day_codes: vec![HashMap::new(); dims],
+            resolved: PlHashMap::default(),
+            prices: PlHashMap::default(),
+            day_codes: vec![PlHashMap::default(); dims],
+            valid_tags: PlHashSet::default(),
             scratch: Vec::with_capacity(dims),
             need_tags: ctx.allocation.needs_tags()
                 || ctx
                     .group_by
                     .iter()
                     .any(|k| matches!(k, GroupKey::Tag(_) | GroupKey::Tags)),
-            centers: HashMap::new(),
+            centers: PlHashMap::default(),
             center_key: String::new(),
             out: Rated {
                 tallies: Tallies::new(dims),
@@ -251,7 +255,7 @@ impl<'c> SliceRater<'c> {
         if not_billable(cols, i) {
             return Ok(Outcome::NotBillable);
         }
-        let row = validate(cols, i, self.need_tags)?;
+        let row = validate(cols, i, self.need_tags, &mut self.valid_tags)?;
         let (from, to) = self.ctx.window;
         if from.is_some_and(|f| row.at < f) || to.is_some_and(|t| row.at >= t) {
             return Ok(Outcome::OutOfRange);
@@ -259,7 +263,7 @@ impl<'c> SliceRater<'c> {
         let raw_model = cols.model_id[i]
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .ok_or((Reason::MissingValue, "model_id is empty".to_string()))?;
+            .ok_or_else(|| (Reason::MissingValue, "model_id is empty".to_string()))?;
         if let Some(target) = self.ctx.capacity.get(raw_model) {
             return self.rate_capacity_invocation(cols, i, source, raw_model, target, row);
         }
@@ -276,10 +280,12 @@ impl<'c> SliceRater<'c> {
                 costs[m] = self.ctx.catalog.rows[p]
                     .unit_price
                     .times(u128::from(row.quantities[m]))
-                    .ok_or((
-                        Reason::Overflow,
-                        format!("cost of {} overflows DECIMAL(38, 12)", UsageType::METERS[m]),
-                    ))?;
+                    .ok_or_else(|| {
+                        (
+                            Reason::Overflow,
+                            format!("cost of {} overflows DECIMAL(38, 12)", UsageType::METERS[m]),
+                        )
+                    })?;
             }
         }
         let group = self.group_id(cols, i, model, scope, &row);
@@ -528,7 +534,12 @@ fn text<'r>(v: &[Option<&'r str>], i: usize) -> &'r str {
 }
 
 /// Checks everything about a row that does not need the catalog.
-fn validate<'r>(cols: &UsageColumns<'r>, i: usize, need_tags: bool) -> Result<Valid<'r>, Failure> {
+fn validate<'r>(
+    cols: &UsageColumns<'r>,
+    i: usize,
+    need_tags: bool,
+    valid_tags: &mut PlHashSet<String>,
+) -> Result<Valid<'r>, Failure> {
     let at = cols.timestamp.get(i).map_err(|e| match e {
         BadInstant::Missing => (Reason::MissingValue, "timestamp is empty".to_string()),
         BadInstant::Unparsable(s) => (
@@ -538,7 +549,7 @@ fn validate<'r>(cols: &UsageColumns<'r>, i: usize, need_tags: bool) -> Result<Va
     })?;
     let region = Some(text(&cols.region, i))
         .filter(|s| !s.is_empty())
-        .ok_or((Reason::MissingValue, "region is empty".to_string()))?;
+        .ok_or_else(|| (Reason::MissingValue, "region is empty".to_string()))?;
     let mode_text = text(&cols.mode, i);
     let mode = Mode::parse_or_on_demand(mode_text)
         .filter(|m| matches!(m, Mode::OnDemand | Mode::Batch))
@@ -572,7 +583,7 @@ fn validate<'r>(cols: &UsageColumns<'r>, i: usize, need_tags: bool) -> Result<Va
     } else {
         None
     };
-    let tags = parse_tags(text(&cols.tags, i), need_tags)?;
+    let tags = parse_tags(text(&cols.tags, i), need_tags, valid_tags)?;
     Ok(Valid {
         at,
         region,
@@ -611,8 +622,14 @@ fn image_spec(cols: &UsageColumns, i: usize, images: u64) -> Result<(ImageQualit
 }
 
 /// Tags must be a JSON object of strings; parsed only as far as grouping needs.
-fn parse_tags(raw: &str, keep: bool) -> Result<Option<BTreeMap<String, String>>, Failure> {
-    if raw.is_empty() {
+/// Tags strings repeat: when they are only checked, not kept, a string seen valid
+/// once is not parsed again.
+fn parse_tags(
+    raw: &str,
+    keep: bool,
+    valid: &mut PlHashSet<String>,
+) -> Result<Option<BTreeMap<String, String>>, Failure> {
+    if raw.is_empty() || (!keep && valid.contains(raw)) {
         return Ok(None);
     }
     let tags: BTreeMap<String, String> = serde_json::from_str(raw).map_err(|e| {
@@ -621,6 +638,9 @@ fn parse_tags(raw: &str, keep: bool) -> Result<Option<BTreeMap<String, String>>,
             format!("tags is not a JSON object of strings: {e}"),
         )
     })?;
+    if !keep {
+        valid.insert(raw.to_string());
+    }
     Ok(keep.then_some(tags))
 }
 

@@ -415,14 +415,16 @@ fn typed_parquet_input_prices_like_text_csv() {
             .unwrap();
         assert!(generated.status.success(), "{}", stderr(&generated));
     }
-    let (o1, d1) = run_csv(
-        &[&tmp.path().join("parquet/usage.parquet")],
-        &["--group-by", "model_id,mode,region,service_tier,day"],
-    );
-    let (o2, d2) = run_csv(
-        &[&tmp.path().join("csv/usage.csv")],
-        &["--group-by", "model_id,mode,region,service_tier,day"],
-    );
+    // With the generator's catalog: a third region and a mid-month price change.
+    let catalog = tmp.path().join("csv/catalog.csv");
+    let keys = [
+        "--group-by",
+        "model_id,mode,region,service_tier,day",
+        "--prices",
+        catalog.to_str().unwrap(),
+    ];
+    let (o1, d1) = run_csv(&[&tmp.path().join("parquet/usage.parquet")], &keys);
+    let (o2, d2) = run_csv(&[&tmp.path().join("csv/usage.csv")], &keys);
     assert_eq!(
         (o1.status.code(), o2.status.code()),
         (Some(0), Some(0)),
