@@ -150,6 +150,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, requires = "allocation")]
     pub split_capacity: Option<SplitArg>,
 
+    /// Where request ids are kept to find duplicates: `memory` (fastest; grows with
+    /// distinct ids, ~40 bytes each), `disk` (a first pass spills them by hash part:
+    /// memory stays flat, inputs are read twice), or `auto` (disk above 256 MiB of input).
+    #[arg(long, value_enum, default_value_t = DedupArg::Auto)]
+    pub dedup: DedupArg,
+
     /// Rows per batch read from a file (memory vs. overhead).
     #[arg(long, value_name = "N", default_value_t = 65_536)]
     pub batch_rows: usize,
@@ -177,6 +183,13 @@ pub enum FormatArg {
     Parquet,
     Csv,
     Focus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DedupArg {
+    Auto,
+    Memory,
+    Disk,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -3,13 +3,15 @@
 
 use crate::capacity::{CapacityFiles, HourPolicy};
 use crate::catalog::PriceCatalog;
-use crate::cli::{ChargePeriodArg, FormatArg, PartitionArg, PtHoursArg, RunArgs, SplitArg};
+use crate::cli::{
+    ChargePeriodArg, DedupArg, FormatArg, PartitionArg, PtHoursArg, RunArgs, SplitArg,
+};
 use crate::error::{Error, Result};
 use crate::pricing::allocate::{Allocation, CapacitySplit};
 use crate::pricing::group::GroupKey;
 use crate::report::output::Partitioning;
 use crate::report::sink::Format;
-use crate::run::RunConfig;
+use crate::run::{DedupMode, RunConfig};
 use crate::time::parse_instant;
 use std::collections::HashMap;
 use std::path::Path;
@@ -79,6 +81,11 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
         window,
         partition,
         allocation,
+        dedup: match args.dedup {
+            DedupArg::Auto => DedupMode::Auto,
+            DedupArg::Memory => DedupMode::Memory,
+            DedupArg::Disk => DedupMode::Disk,
+        },
         split: args.split_capacity.map(|s| match s {
             SplitArg::Tokens => CapacitySplit::Tokens,
             SplitArg::Even => CapacitySplit::Even,

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, Batch, InputFile};
 use crate::pricing::allocate::{Allocation, CapacitySplit, split_exact};
 use crate::pricing::dedup::SeenIds;
+use crate::pricing::dedup::spill::{Listed, Spill};
 use crate::pricing::group::{Charged, GroupKey, Tallies};
 use crate::pricing::money::{Money, Quantity};
 use crate::pricing::rate::{RateContext, Rated, Reject, rate_slice};
@@ -24,6 +25,7 @@ use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
 use crate::report::output::{self, PartitionedSink, Partitioning, Staging};
 use crate::report::sink::{self, Format, TableSink};
 use crate::report::{self, Summary, focus};
+use polars::prelude::StringChunked;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -57,6 +59,29 @@ pub struct RunConfig {
     pub allocation: Allocation,
     /// `--split-capacity`.
     pub split: Option<CapacitySplit>,
+    /// `--dedup`: where request ids are kept.
+    pub dedup: DedupMode,
+}
+
+/// How duplicates are found (`--dedup`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DedupMode {
+    /// Every id in memory (fast; memory grows with distinct ids).
+    Memory,
+    /// A first pass spills ids to disk by hash part (memory bounded).
+    Disk,
+    /// Disk when the inputs exceed `AUTO_DISK_BYTES`, else memory.
+    Auto,
+}
+
+/// Above this much input, `--dedup auto` finds duplicates on disk: about 3M rows of
+/// Parquet or 2M gzip log records, ~100 MB of ids in memory.
+pub const AUTO_DISK_BYTES: u64 = 256 << 20;
+
+/// Duplicate detection for the run.
+enum Duplicates {
+    Memory(SeenIds),
+    Listed(Listed),
 }
 
 impl RunConfig {
@@ -74,6 +99,42 @@ impl RunConfig {
         }
         keys
     }
+}
+
+/// The first pass of `--dedup disk`: every request id with its row ordinal, spilled
+/// by hash part, then the ordinals of repeated ids, sorted. Reads the inputs exactly
+/// as the run will (same readers, same order), so ordinals match row for row.
+fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<Vec<u64>> {
+    let mut spill = Spill::create(dir)?;
+    let mut ordinal = 0u64;
+    let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
+    let mut spill_ids = |ids: &StringChunked, rows: usize| -> Result<()> {
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) {
+                spill.push(id, ordinal + i as u64)?;
+            }
+        }
+        ordinal += rows as u64;
+        Ok(())
+    };
+    for file in files {
+        // The run's own reader (a reading thread overlaps the spilling), so ordinals
+        // are the run's row for row. Reading only the id column of Parquet, tried,
+        // was slower: polars then decodes on one thread.
+        ingest::read_batches(file, cfg.batch_rows, |batch| {
+            let ids = batch
+                .frame
+                .column("request_id")
+                .and_then(|c| c.str().cloned())
+                .map_err(|e| Error::input(&file.path, e))?;
+            spill_ids(&ids, batch.frame.height())
+        })?;
+        progress.file_done(file.bytes);
+    }
+    progress.finish();
+    let duplicates = spill.duplicates();
+    std::fs::remove_dir_all(dir).ok();
+    duplicates
 }
 
 /// The partitioned tables a run writes (and so may remove stale partitions of).
@@ -133,7 +194,18 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let staging = Staging::create(&cfg.out)?;
     let capacity_models = capacity::capacity_models(&registry, &cfg.capacity.provisioned)?;
     let mut state = RunState::open(cfg, staging.path(), registry, capacity_models)?;
-    let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
+    let bytes: u64 = files.iter().map(|f| f.bytes).sum();
+    let on_disk = match cfg.dedup {
+        DedupMode::Disk => true,
+        DedupMode::Memory => false,
+        DedupMode::Auto => bytes > AUTO_DISK_BYTES,
+    };
+    if on_disk {
+        let spill = staging.path().join(".dedup");
+        let listed = find_duplicates(&files, cfg, &spill)?;
+        state.duplicates = Duplicates::Listed(Listed::new(listed));
+    }
+    let progress = Progress::new(bytes, cfg.quiet);
     let mut inputs = Vec::new();
     for file in &files {
         let (rows, problem) = state.read_file(file, &progress)?;
@@ -206,6 +278,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
                 HourPolicy::Exact => "exact".into(),
             },
             partition_by: cfg.partition.as_ref().map(|p| p.key.column_name()),
+            dedup: if on_disk { "disk" } else { "memory" }.into(),
             from: cfg.window.0.map(crate::time::format_instant),
             to: cfg.window.1.map(crate::time::format_instant),
             focus_charge_period: cfg.focus.as_ref().map(GroupKey::column_name),
@@ -303,7 +376,9 @@ fn write_manifest(manifest: &Manifest, dir: &Path) -> Result<()> {
 /// Everything accumulated while reading.
 struct RunState<'c> {
     cfg: &'c RunConfig,
-    seen: SeenIds,
+    duplicates: Duplicates,
+    /// Rows handed to rating so far: the next batch's first ordinal.
+    ordinal: u64,
     tallies: Tallies,
     counts: RowCounts,
     by_reason: BTreeMap<&'static str, u64>,
@@ -341,7 +416,8 @@ impl<'c> RunState<'c> {
         };
         Ok(RunState {
             cfg,
-            seen: SeenIds::default(),
+            duplicates: Duplicates::Memory(SeenIds::default()),
+            ordinal: 0,
             tallies: Tallies::new(cfg.tally_keys().len()),
             keys: cfg.tally_keys(),
             counts: RowCounts::default(),
@@ -415,7 +491,11 @@ impl<'c> RunState<'c> {
     }
 
     fn mark_duplicates(&mut self, cols: &UsageColumns) -> Vec<bool> {
-        let duplicate = self.seen.mark(&cols.request_id);
+        let duplicate = match &mut self.duplicates {
+            Duplicates::Memory(seen) => seen.mark(&cols.request_id),
+            Duplicates::Listed(listed) => listed.mark(self.ordinal, cols.len),
+        };
+        self.ordinal += cols.len as u64;
         self.counts.duplicate += duplicate.iter().filter(|d| **d).count() as u64;
         duplicate
     }

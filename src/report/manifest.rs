@@ -49,6 +49,8 @@ pub struct Options {
     pub threads: usize,
     /// `--pt-hours`: `started` or `exact`.
     pub pt_hours: String,
+    /// Where duplicates were found: `memory` or `disk`.
+    pub dedup: String,
     /// `--from`, `--to` (RFC 3339), when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,

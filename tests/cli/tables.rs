@@ -437,3 +437,25 @@ fn typed_parquet_input_prices_like_text_csv() {
     assert_eq!(summary(&d1), summary(&d2));
     assert_eq!(manifest(d1.path())["rows"]["priced"], 5000);
 }
+
+#[test]
+fn duplicates_found_on_disk_are_the_ones_found_in_memory() {
+    // Usage tables (a repeated request id) and logs (a record repeated across files).
+    let profiles = fixture("logs/profiles.csv");
+    for input in [fixture("usage"), fixture("logs/s3")] {
+        let extra = ["--profiles", profiles.to_str().unwrap()];
+        let memory = parquet_reports(&[&input], &[&extra[..], &["--dedup", "memory"]].concat());
+        let disk = parquet_reports(&[&input], &[&extra[..], &["--dedup", "disk"]].concat());
+        assert_eq!(memory, disk, "{}", input.display());
+    }
+    let (o, dir) = run_csv(&[&fixture("usage")], &["--dedup", "disk"]);
+    assert!(o.status.code().unwrap() < 2);
+    let m = manifest(dir.path());
+    assert_eq!(
+        (
+            m["rows"]["duplicate"].as_u64(),
+            m["options"]["dedup"].as_str()
+        ),
+        (Some(1), Some("disk"))
+    );
+}

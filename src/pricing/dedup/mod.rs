@@ -5,6 +5,8 @@
 //! one-to-one, so this stays exact: any other id (uppercase, other formats) is kept
 //! as text.
 
+pub mod spill;
+
 // foldhash (polars' hasher): several times faster than SipHash on 16-byte keys, and
 // the set is not exposed to untrusted key choice beyond what the input already is.
 use polars::prelude::PlHashSet as HashSet;
