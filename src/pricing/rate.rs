@@ -211,6 +211,12 @@ struct SliceRater<'c> {
     day_codes: Vec<PlHashMap<i64, u32>>,
     /// Tags strings already checked to be a JSON object of strings.
     valid_tags: PlHashSet<String>,
+    /// Meter prices per row key (`row_prices`).
+    row_prices: PlHashMap<PriceKey, [Option<usize>; 5]>,
+    /// Group ids per row key, when the keys allow (`fast_group_id`), and the time
+    /// bucket that key uses.
+    group_cache: PlHashMap<(u32, u32, Scope, Mode, Tier, i64), u32>,
+    group_bucket: Option<i64>,
     scratch: Vec<u32>,
     /// Rows' tags are parsed for grouping or allocation.
     need_tags: bool,
@@ -231,6 +237,9 @@ impl<'c> SliceRater<'c> {
             prices: PlHashMap::default(),
             day_codes: vec![PlHashMap::default(); dims],
             valid_tags: PlHashSet::default(),
+            row_prices: PlHashMap::default(),
+            group_cache: PlHashMap::default(),
+            group_bucket: row_key_bucket(ctx.group_by),
             scratch: Vec::with_capacity(dims),
             need_tags: ctx.allocation.needs_tags()
                 || ctx
@@ -268,10 +277,13 @@ impl<'c> SliceRater<'c> {
             return self.rate_capacity_invocation(cols, i, source, raw_model, target, row);
         }
         let (model, scope) = self.resolve(raw_model)?;
+        let region = self.regions.code(row.region);
+        let prices = self.row_prices(model, region, scope, &row);
         let mut priced = [None; 5];
         for (m, usage) in UsageType::METERS.iter().enumerate() {
             if row.quantities[m] > 0 {
-                priced[m] = Some(self.price(model, scope, *usage, &row)?);
+                priced[m] =
+                    Some(prices[m].ok_or_else(|| self.no_price(model, scope, *usage, &row))?);
             }
         }
         let mut costs = [Money::ZERO; 5];
@@ -288,7 +300,7 @@ impl<'c> SliceRater<'c> {
                     })?;
             }
         }
-        let group = self.group_id(cols, i, model, scope, &row);
+        let group = self.fast_group_id(cols, i, (model, region, scope), &row);
         for m in 0..5 {
             if let Some(p) = priced[m] {
                 let tally = Tally {
@@ -341,49 +353,90 @@ impl<'c> SliceRater<'c> {
         r
     }
 
-    fn price(
+    /// The catalog row of each meter for this row's model, region, scope, mode, tier,
+    /// price epoch and image: one cache lookup per row (a miss asks the catalog for
+    /// all five meters).
+    fn row_prices(
         &mut self,
         model: u32,
+        region: u32,
         scope: Scope,
-        usage: UsageType,
         row: &Valid,
-    ) -> Result<usize, Failure> {
+    ) -> [Option<usize>; 5] {
         let catalog = self.ctx.catalog;
-        let image = if usage == UsageType::Images {
-            row.image
-        } else {
-            None
-        };
         let key = PriceKey {
             model,
-            region: self.regions.code(row.region),
+            region,
             scope,
             mode: row.mode,
             tier: row.tier,
-            usage,
+            usage: UsageType::InputTokens,
             epoch: catalog.epoch(row.at),
-            image,
+            image: row.image,
         };
         let model_id = self.models.value(model);
-        let found = *self.prices.entry(key).or_insert_with(|| {
-            catalog.find(&Query {
-                model_id,
-                region: row.region,
-                scope,
-                mode: row.mode,
-                tier: row.tier,
-                usage_type: usage,
-                at: row.at,
-                image,
-                commitment: None,
-                cmu_version: None,
+        *self.row_prices.entry(key).or_insert_with(|| {
+            UsageType::METERS.map(|usage| {
+                catalog.find(&Query {
+                    model_id,
+                    region: row.region,
+                    scope,
+                    mode: row.mode,
+                    tier: row.tier,
+                    usage_type: usage,
+                    at: row.at,
+                    image: row.image.filter(|_| usage == UsageType::Images),
+                    commitment: None,
+                    cmu_version: None,
+                })
             })
-        });
-        found.ok_or_else(|| (Reason::NoPrice, format!(
-            "no price for {usage} of {model_id} (mode {}, tier {}, region {}, scope {scope}{}) at {}",
-            row.mode, row.tier, row.region,
-            image.map_or(String::new(), |(q, px)| format!(", {q} image of {px} pixels")),
-            format_instant(row.at))))
+        })
+    }
+
+    fn no_price(&self, model: u32, scope: Scope, usage: UsageType, row: &Valid) -> Failure {
+        let model_id = self.models.value(model);
+        let image = row.image.filter(|_| usage == UsageType::Images);
+        (
+            Reason::NoPrice,
+            format!(
+                "no price for {usage} of {model_id} (mode {}, tier {}, region {}, scope {scope}{}) at {}",
+                row.mode,
+                row.tier,
+                row.region,
+                image.map_or(String::new(), |(q, px)| format!(
+                    ", {q} image of {px} pixels"
+                )),
+                format_instant(row.at)
+            ),
+        )
+    }
+
+    /// `group_id`, cached by (model, region, scope, mode, tier, time bucket) when the
+    /// group keys depend on nothing else (the default keys do not).
+    fn fast_group_id(
+        &mut self,
+        cols: &UsageColumns,
+        i: usize,
+        (model, region, scope): (u32, u32, Scope),
+        row: &Valid,
+    ) -> u32 {
+        let Some(bucket) = self.group_bucket else {
+            return self.group_id(cols, i, model, scope, row);
+        };
+        let key = (
+            model,
+            region,
+            scope,
+            row.mode,
+            row.tier,
+            row.at.div_euclid(bucket),
+        );
+        if let Some(&g) = self.group_cache.get(&key) {
+            return g;
+        }
+        let g = self.group_id(cols, i, model, scope, row);
+        self.group_cache.insert(key, g);
+        g
     }
 
     fn group_id(
@@ -531,6 +584,26 @@ impl<'c> SliceRater<'c> {
 
 fn text<'r>(v: &[Option<&'r str>], i: usize) -> &'r str {
     v[i].map_or("", str::trim)
+}
+
+/// When every group key is a function of (model, region, scope, mode, tier, time),
+/// the time bucket the group cache keys on (the finest time key; a year for none).
+fn row_key_bucket(keys: &[GroupKey]) -> Option<i64> {
+    let row_only = keys.iter().all(|k| {
+        matches!(
+            k,
+            GroupKey::ModelId
+                | GroupKey::Mode
+                | GroupKey::Region
+                | GroupKey::Scope
+                | GroupKey::ServiceTier
+                | GroupKey::Hour
+                | GroupKey::Day
+                | GroupKey::Month
+        )
+    });
+    let finest = keys.iter().filter_map(GroupKey::time_bucket).min();
+    row_only.then(|| finest.unwrap_or(i64::MAX))
 }
 
 /// Checks everything about a row that does not need the catalog.

@@ -126,7 +126,23 @@ pub struct UsageColumns<'a> {
 }
 
 impl<'a> UsageColumns<'a> {
+    /// Column vectors are built in parallel (this runs once per batch, before the
+    /// parallel rating, so it would otherwise be a sequential stretch).
     pub fn from_frame(df: &'a DataFrame) -> PolarsResult<UsageColumns<'a>> {
+        use rayon::prelude::*;
+        const TEXT: [&str; 11] = [
+            "region",
+            "model_id",
+            "mode",
+            "service_tier",
+            "request_id",
+            "account_id",
+            "principal",
+            "image_quality",
+            "tags",
+            "inference_region",
+            "error_code",
+        ];
         let text = |name: &str| -> PolarsResult<Vec<Option<&'a str>>> {
             Ok(df.column(name)?.str()?.iter().collect())
         };
@@ -137,31 +153,59 @@ impl<'a> UsageColumns<'a> {
                 _ => Counts::Int(c.i64()?.iter().collect()),
             })
         };
-        let [m0, m1, m2, m3, m4] = METER_COLUMNS;
+        let (texts, (ints, (row, timestamp))) = rayon::join(
+            || {
+                TEXT.par_iter()
+                    .map(|n| text(n))
+                    .collect::<PolarsResult<Vec<_>>>()
+            },
+            || {
+                rayon::join(
+                    || {
+                        INT_COLUMNS
+                            .par_iter()
+                            .map(|n| counts(n))
+                            .collect::<PolarsResult<Vec<_>>>()
+                    },
+                    || {
+                        rayon::join(
+                            || -> PolarsResult<Vec<Option<i64>>> {
+                                Ok(df.column(ROW_COLUMN)?.i64()?.iter().collect())
+                            },
+                            || instants(df.column("timestamp")?),
+                        )
+                    },
+                )
+            },
+        );
+        let mut texts = texts?.into_iter();
+        let mut next_text = || texts.next().unwrap_or_default();
+        let mut ints = ints?.into_iter();
+        let mut next_count = || ints.next().unwrap_or(Counts::Int(Vec::new()));
         Ok(UsageColumns {
             len: df.height(),
-            row: df.column(ROW_COLUMN)?.i64()?.iter().collect(),
-            timestamp: instants(df.column("timestamp")?)?,
-            region: text("region")?,
-            model_id: text("model_id")?,
-            mode: text("mode")?,
-            service_tier: text("service_tier")?,
-            request_id: text("request_id")?,
-            account_id: text("account_id")?,
-            principal: text("principal")?,
-            image_quality: text("image_quality")?,
-            tags: text("tags")?,
-            inference_region: text("inference_region")?,
-            error_code: text("error_code")?,
+            row: row?,
+            timestamp: timestamp?,
+            region: next_text(),
+            model_id: next_text(),
+            mode: next_text(),
+            service_tier: next_text(),
+            request_id: next_text(),
+            account_id: next_text(),
+            principal: next_text(),
+            image_quality: next_text(),
+            tags: next_text(),
+            inference_region: next_text(),
+            error_code: next_text(),
             meters: [
-                counts(m0)?,
-                counts(m1)?,
-                counts(m2)?,
-                counts(m3)?,
-                counts(m4)?,
+                next_count(),
+                next_count(),
+                next_count(),
+                next_count(),
+                next_count(),
             ],
-            image_width: counts("image_width")?,
-            image_height: counts("image_height")?,
+            image_width: next_count(),
+            image_height: next_count(),
         })
     }
 }
