@@ -7,10 +7,29 @@ multiplies as DECIMAL and groups by model, mode, region and usage type. Exact: t
 price is scaled by 1,000,000/per and the sum multiplied by 0.000001 as a DECIMAL
 (DuckDB's DECIMAL / INTEGER would be a DOUBLE).
 
-Usage: python peer.py USAGE.parquet CATALOG.csv  → prints the exact total.
+Usage: python peer.py USAGE.parquet CATALOG.csv  → prints the exact total;
+       python peer.py --logs 'DIR/**/*.json.gz' CATALOG.csv for invocation logs
+       (DuckDB's read_json; the same tier and image fields billrun reads).
 """
 import sys
 import duckdb
+
+# Invocation logs as canonical rows: what billrun's log reader derives, in SQL.
+LOGS = """(
+  select timestamp, region, modelId as model_id, 'on_demand' as mode,
+    coalesce(input.inputBodyJson->>'serviceTier', 'standard') as service_tier,
+    input.inputTokenCount as input_tokens, output.outputTokenCount as output_tokens,
+    input.cacheReadInputTokenCount as cache_read_tokens,
+    input.cacheWriteInputTokenCount as cache_write_tokens,
+    cast(input.inputBodyJson->'imageGenerationConfig'->>'numberOfImages' as bigint) as images,
+    cast(input.inputBodyJson->'imageGenerationConfig'->>'width' as bigint) as image_width,
+    cast(input.inputBodyJson->'imageGenerationConfig'->>'height' as bigint) as image_height,
+    input.inputBodyJson->'imageGenerationConfig'->>'quality' as image_quality
+  from read_json($usage, format = 'newline_delimited', compression = 'gzip',
+    columns = {timestamp: 'TIMESTAMPTZ', region: 'VARCHAR', modelId: 'VARCHAR',
+      input: 'STRUCT(inputTokenCount BIGINT, cacheReadInputTokenCount BIGINT,
+                     cacheWriteInputTokenCount BIGINT, inputBodyJson JSON)',
+      output: 'STRUCT(outputTokenCount BIGINT)'}))"""
 
 QUERY = """
 with u as (
@@ -19,7 +38,7 @@ with u as (
     case when model_id like 'global.%' then 'global'
          when regexp_matches(model_id, '^(us|eu|apac|jp|au|us-gov)\\.') then 'geo'
          else 'in_region' end as scope
-  from read_parquet($usage)),
+  from {source}),
 m as (
   select * from (unpivot u on input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, images
                  into name usage_type value qty) where qty > 0),
@@ -40,7 +59,8 @@ k as (
          c.model_id, c.region, c.scope, c.image_quality, c.service_tier
   from m join c on c.model_id = '*' and c.mode = m.mode and c.usage_type = m.usage_type),
 j as (
-  select rid, base, mode, region, usage_type, qty, unit_micro,
+  select rid, base, mode, region, usage_type, qty, unit_micro, timestamp, request_id,
+    account_id, principal, model_id, scope, service_tier, tags,
     row_number() over (partition by rid, usage_type order by
       (c_model <> '*') desc, (c_region <> '*') desc, (coalesce(c_scope, '') <> '') desc,
       coalesce(maxpx, 9223372036854775807) asc, (coalesce(c_quality, '') <> '') desc) as pick
@@ -58,7 +78,32 @@ s as (
 select sum(cost) as total, count(*) as summary_rows from s
 """
 
+# With --line-items OUT: one row per priced meter, written to Parquet, instead of
+# the summary (the job `billrun run --line-items` does besides its summary).
+LINE_ITEMS = """
+select rid as row, request_id, timestamp, account_id, principal, base as model_id,
+  model_id as requested_model_id, scope, region, mode, service_tier, usage_type,
+  qty as quantity, unit_micro * 0.000001::decimal(7,6) as unit_price,
+  qty * unit_micro * 0.000001::decimal(7,6) as cost, tags
+from j where pick = 1
+"""
+
 if __name__ == "__main__":
+    # peer.py USAGE.parquet CATALOG.csv, or peer.py --logs 'DIR/**/*.json.gz' CATALOG.csv
+    args = sys.argv[1:]
+    line_items = None
+    if args[0] == "--line-items":
+        line_items, args = args[1], args[2:]
+    logs = args[0] == "--logs"
+    usage, catalog = args[logs], args[1 + logs]
+    source = LOGS if logs else "read_parquet($usage)"
     con = duckdb.connect()
-    total, rows = con.execute(QUERY, {"usage": sys.argv[1], "catalog": sys.argv[2]}).fetchone()
-    print(f"{total:.12f} {rows}")
+    query = QUERY.replace("{source}", source)
+    if line_items:
+        body = query[: query.rindex("s as (")].rstrip().rstrip(",")
+        copy = f"copy ({body} {LINE_ITEMS}) to '{line_items}' (format parquet)"
+        con.execute(copy, {"usage": usage, "catalog": catalog})
+        print(con.execute(f"select sum(cost), count(*) from '{line_items}'").fetchone())
+    else:
+        total, rows = con.execute(query, {"usage": usage, "catalog": catalog}).fetchone()
+        print(f"{total:.12f} {rows}")
