@@ -40,9 +40,11 @@ bench: build
 	bash benches/run.sh $(BENCH_ROWS)
 	bash benches/logs.sh $(BENCH_LOG_ROWS)
 
-## billrun against the same job as one DuckDB query (installs duckdb in a venv).
+## billrun against the same job as one DuckDB query (installs duckdb in a venv):
+## Parquet rows, then gzip invocation logs through DuckDB's read_json.
 bench-peer: build
 	bash benches/peer.sh $(BENCH_ROWS)
+	bash benches/peer-logs.sh $(BENCH_LOG_ROWS)
 
 clean:
 	rm -rf out
