@@ -17,6 +17,8 @@ import duckdb
 # Invocation logs as canonical rows: what billrun's log reader derives, in SQL.
 LOGS = """(
   select timestamp, region, modelId as model_id, 'on_demand' as mode,
+    requestId as request_id, accountId as account_id, identity.arn as principal,
+    cast(requestMetadata as varchar) as tags,
     coalesce(input.inputBodyJson->>'serviceTier', 'standard') as service_tier,
     input.inputTokenCount as input_tokens, output.outputTokenCount as output_tokens,
     input.cacheReadInputTokenCount as cache_read_tokens,
@@ -27,6 +29,8 @@ LOGS = """(
     input.inputBodyJson->'imageGenerationConfig'->>'quality' as image_quality
   from read_json($usage, format = 'newline_delimited', compression = 'gzip',
     columns = {timestamp: 'TIMESTAMPTZ', region: 'VARCHAR', modelId: 'VARCHAR',
+      requestId: 'VARCHAR', accountId: 'VARCHAR', identity: 'STRUCT(arn VARCHAR)',
+      requestMetadata: 'JSON',
       input: 'STRUCT(inputTokenCount BIGINT, cacheReadInputTokenCount BIGINT,
                      cacheWriteInputTokenCount BIGINT, inputBodyJson JSON)',
       output: 'STRUCT(outputTokenCount BIGINT)'}))"""

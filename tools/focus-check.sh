@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# make focus-check: price the fixtures (usage tables, invocation logs, capacity)
-# with --format focus, per day and per hour, and validate focus.parquet with the
-# FinOps Foundation's focus-validator (FOCUS 1.2). Fails on any failed or errored
-# rule (tools/focus_junit.py reads its JUnit XML: the validator exits 0 regardless),
-# then reads every Parquet report with DuckDB (tools/check_parquet.py).
+# make focus-check: price the fixtures (usage tables, invocation logs, capacity,
+# allocation) with --format focus, per day and per hour, and validate focus.parquet
+# with the FinOps Foundation's focus-validator (FOCUS 1.2). Fails on any failed or
+# errored rule (tools/focus_junit.py reads its JUnit XML: the validator exits 0
+# regardless), then reads every Parquet report with DuckDB (tools/check_parquet.py).
 # Exit 3 when no Python >= 3.12 is available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,11 +21,11 @@ criteria=PUBLIC_PRICE_LIST_SUPPORTED,UNIT_PRICING_SUPPORTED,USAGE_MEASUREMENT_SU
 criteria+=,SUB_ACCOUNT_SUPPORTED,REGION_SUPPORTED,TAGGING_SUPPORTED,NEGOTIATED_PRICING_SUPPORTED
 criteria+=,BILLING_BASED_ON_PROVISIONED_RESOURCES_SUPPORTED,RESOURCE_TYPE_ASSIGNMENT_SUPPORTED
 criteria+=,MULTIPLE_PRICING_CATEGORIES_SUPPORTED
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-status=0
-for period in day hour; do
-  out="$work/$period"
+
+# Prices every fixture into $1 as FOCUS with line items; more options follow.
+price_fixtures() {
+  local out=$1
+  shift
   "$bin" run fixtures/usage fixtures/logs/s3 fixtures/capacity/invocations.csv \
     --profiles fixtures/logs/profiles.csv \
     --provisioned fixtures/capacity/provisioned.csv \
@@ -33,25 +33,24 @@ for period in day hour; do
     --copies fixtures/capacity/copies.csv \
     --customization fixtures/capacity/customization.csv \
     --allocation fixtures/allocation/rules.csv --split-capacity tokens \
-    --to 2026-01-01 --format focus --charge-period "$period" --line-items \
-    --out "$out" --quiet || [ $? -eq 1 ]
+    --format focus --line-items --out "$out" --quiet "$@" || [ $? -eq 1 ]
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+status=0
+for period in day hour; do
+  price_fixtures "$work/$period" --to 2026-01-01 --charge-period "$period"
   echo "== focus-validator on the fixtures, charge period $period"
   # 2.2.1 opens one of its own files by a relative path: run it from site-packages.
-  (cd "$site" && "$venv/bin/focus-validator" --data-file "$out/focus.parquet" \
+  (cd "$site" && "$venv/bin/focus-validator" --data-file "$work/$period/focus.parquet" \
     --validate-version 1.2 --applicability-criteria "$criteria" \
     --output-type unittest --output-destination "$work/$period.xml" > "$work/$period.log" 2>&1) \
     || { cat "$work/$period.log"; exit 1; }
   "$venv/bin/python" tools/focus_junit.py "$work/$period.xml" "$model" || status=1
 done
 # The same job partitioned by day, as a nightly chargeback job would write it.
-"$bin" run fixtures/usage fixtures/logs/s3 fixtures/capacity/invocations.csv \
-  --profiles fixtures/logs/profiles.csv \
-  --provisioned fixtures/capacity/provisioned.csv \
-  --imported-models fixtures/capacity/imported_models.csv \
-  --copies fixtures/capacity/copies.csv \
-  --customization fixtures/capacity/customization.csv \
-  --from 2024-01-01 --to 2026-01-01 --format focus --line-items --partition-by day \
-  --out "$work/partitioned" --quiet || [ $? -eq 1 ]
+price_fixtures "$work/partitioned" --from 2024-01-01 --to 2026-01-01 --partition-by day
 # Every Parquet report read back by DuckDB, no casts, totals = the manifest's.
 "$venv/bin/python" tools/check_parquet.py "$work/day" "$work/hour" "$work/partitioned" || status=1
 exit $status

@@ -130,19 +130,6 @@ impl<'a> UsageColumns<'a> {
     /// parallel rating, so it would otherwise be a sequential stretch).
     pub fn from_frame(df: &'a DataFrame) -> PolarsResult<UsageColumns<'a>> {
         use rayon::prelude::*;
-        const TEXT: [&str; 11] = [
-            "region",
-            "model_id",
-            "mode",
-            "service_tier",
-            "request_id",
-            "account_id",
-            "principal",
-            "image_quality",
-            "tags",
-            "inference_region",
-            "error_code",
-        ];
         let text = |name: &str| -> PolarsResult<Vec<Option<&'a str>>> {
             Ok(df.column(name)?.str()?.iter().collect())
         };
@@ -153,9 +140,12 @@ impl<'a> UsageColumns<'a> {
                 _ => Counts::Int(c.i64()?.iter().collect()),
             })
         };
+        // Every text column but the timestamp (the last), in TEXT_COLUMNS order.
+        let names = &TEXT_COLUMNS[..TEXT_COLUMNS.len() - 1];
         let (texts, (ints, (row, timestamp))) = rayon::join(
             || {
-                TEXT.par_iter()
+                names
+                    .par_iter()
                     .map(|n| text(n))
                     .collect::<PolarsResult<Vec<_>>>()
             },
@@ -178,25 +168,26 @@ impl<'a> UsageColumns<'a> {
                 )
             },
         );
-        let mut texts = texts?.into_iter();
-        let mut next_text = || texts.next().unwrap_or_default();
+        let mut texts: std::collections::HashMap<&str, Vec<Option<&'a str>>> =
+            names.iter().copied().zip(texts?).collect();
+        let mut take = |name: &str| texts.remove(name).unwrap_or_default();
         let mut ints = ints?.into_iter();
         let mut next_count = || ints.next().unwrap_or(Counts::Int(Vec::new()));
         Ok(UsageColumns {
             len: df.height(),
             row: row?,
             timestamp: timestamp?,
-            region: next_text(),
-            model_id: next_text(),
-            mode: next_text(),
-            service_tier: next_text(),
-            request_id: next_text(),
-            account_id: next_text(),
-            principal: next_text(),
-            image_quality: next_text(),
-            tags: next_text(),
-            inference_region: next_text(),
-            error_code: next_text(),
+            region: take("region"),
+            model_id: take("model_id"),
+            mode: take("mode"),
+            service_tier: take("service_tier"),
+            request_id: take("request_id"),
+            account_id: take("account_id"),
+            principal: take("principal"),
+            image_quality: take("image_quality"),
+            tags: take("tags"),
+            inference_region: take("inference_region"),
+            error_code: take("error_code"),
             meters: [
                 next_count(),
                 next_count(),

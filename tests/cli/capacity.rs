@@ -10,22 +10,8 @@ fn cap(name: &str) -> String {
 
 /// All the capacity fixtures with the invocations, December 2025, CSV reports.
 fn run_all(extra: &[&str]) -> (Output, tempfile::TempDir) {
-    let (p, m, c, j) = (
-        cap("provisioned.csv"),
-        cap("imported_models.csv"),
-        cap("copies.csv"),
-        cap("customization.csv"),
-    );
-    let flags = [
-        "--provisioned",
-        &p,
-        "--imported-models",
-        &m,
-        "--copies",
-        &c,
-        "--customization",
-        &j,
-    ];
+    let flags = capacity_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     run_csv(
         &[&fixture("capacity/invocations.csv")],
         &[&flags[..], &DECEMBER, extra].concat(),

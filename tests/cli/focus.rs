@@ -7,29 +7,16 @@ use polars::prelude::DataFrame;
 fn focus_run(extra: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let cap = |n: &str| fixture(&format!("capacity/{n}")).display().to_string();
-    let (p, m, c, j) = (
-        cap("provisioned.csv"),
-        cap("imported_models.csv"),
-        cap("copies.csv"),
-        cap("customization.csv"),
-    );
-    let args = [
-        "--provisioned",
-        &p,
-        "--imported-models",
-        &m,
-        "--copies",
-        &c,
-        "--customization",
-        &j,
+    let flags = capacity_flags();
+    let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    args.extend([
         "--from",
         "2025-11-01",
         "--to",
         "2026-01-01",
         "--format",
         "focus",
-    ];
+    ]);
     let inputs = [fixture("usage"), fixture("capacity/invocations.csv")];
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let o = run_into(&inputs, &out, &[&args[..], extra].concat());

@@ -28,6 +28,21 @@ fn billrun(args: &[&str]) -> Output {
         .expect("billrun runs")
 }
 
+/// `--provisioned`, `--imported-models`, `--copies` and `--customization` with the
+/// capacity fixtures.
+fn capacity_flags() -> Vec<String> {
+    let cap = |n: &str| fixture(&format!("capacity/{n}")).display().to_string();
+    [
+        ("--provisioned", "provisioned.csv"),
+        ("--imported-models", "imported_models.csv"),
+        ("--copies", "copies.csv"),
+        ("--customization", "customization.csv"),
+    ]
+    .into_iter()
+    .flat_map(|(flag, file)| [flag.to_string(), cap(file)])
+    .collect()
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
