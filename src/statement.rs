@@ -173,7 +173,7 @@ fn run_within(dir: &Path, period: &str) -> Result<()> {
         serde_json::from_str(&text).map_err(|e| Error::input(&path, e))?;
     let bound = |k: &str| manifest["options"][k].as_str().map(str::to_string);
     let start = crate::time::parse_instant(&format!("{period}-01")).unwrap_or(0);
-    let end = crate::capacity::span::next_month_start(start);
+    let end = crate::time::next_month_start(start);
     let inside = |v: Option<String>, is_end: bool| {
         v.and_then(|v| crate::time::parse_instant(&v))
             .is_some_and(|t| if is_end { t <= end } else { t >= start })

@@ -1,6 +1,6 @@
 //! Instants as UTC microseconds since the Unix epoch: parsing and formatting.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 pub const MICROS_PER_HOUR: i64 = 3_600_000_000;
@@ -64,6 +64,36 @@ pub fn format_day(micros: i64) -> String {
 /// `YYYY-MM` of the UTC month holding the instant.
 pub fn format_month(micros: i64) -> String {
     to_datetime(micros).format("%Y-%m").to_string()
+}
+
+/// Start of the UTC calendar month holding `t`.
+pub fn month_start(t: i64) -> i64 {
+    let d = chrono::DateTime::from_timestamp_micros(t)
+        .unwrap_or_default()
+        .date_naive();
+    micros(d.year(), d.month())
+}
+
+/// Start of the UTC calendar month after the one holding `t`.
+pub fn next_month_start(t: i64) -> i64 {
+    let d = chrono::DateTime::from_timestamp_micros(t)
+        .unwrap_or_default()
+        .date_naive();
+    match d.month() {
+        12 => micros(d.year() + 1, 1),
+        m => micros(d.year(), m + 1),
+    }
+}
+
+/// Length of the UTC calendar month holding `t`, in microseconds.
+pub fn month_length(t: i64) -> i64 {
+    next_month_start(t) - month_start(t)
+}
+
+fn micros(year: i32, month: u32) -> i64 {
+    NaiveDate::from_ymd_opt(year, month, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(0, |t| t.and_utc().timestamp_micros())
 }
 
 #[cfg(test)]

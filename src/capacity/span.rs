@@ -1,9 +1,7 @@
 //! Time arithmetic of capacity billing, in UTC microseconds: billing units anchored at
 //! a start, calendar months, and the cutting of intervals into priced pieces.
 
-use chrono::{Datelike, NaiveDate};
-
-pub use crate::time::MICROS_PER_HOUR;
+pub use crate::time::{MICROS_PER_HOUR, month_length, month_start, next_month_start};
 pub const MICROS_PER_MINUTE: i64 = 60_000_000;
 /// Custom Model Import bills copies in 5-minute windows.
 pub const WINDOW: i64 = 5 * MICROS_PER_MINUTE;
@@ -24,36 +22,6 @@ pub fn starts_in(anchor: i64, unit: i64, count: i64, lo: i64, hi: i64) -> i64 {
 
 fn ceil_div(n: i64, d: i64) -> i64 {
     -(-n).div_euclid(d)
-}
-
-/// Start of the UTC calendar month holding `t`.
-pub fn month_start(t: i64) -> i64 {
-    let d = chrono::DateTime::from_timestamp_micros(t)
-        .unwrap_or_default()
-        .date_naive();
-    micros(d.year(), d.month())
-}
-
-/// Start of the UTC calendar month after the one holding `t`.
-pub fn next_month_start(t: i64) -> i64 {
-    let d = chrono::DateTime::from_timestamp_micros(t)
-        .unwrap_or_default()
-        .date_naive();
-    match d.month() {
-        12 => micros(d.year() + 1, 1),
-        m => micros(d.year(), m + 1),
-    }
-}
-
-/// Length of the UTC calendar month holding `t`, in microseconds.
-pub fn month_length(t: i64) -> i64 {
-    next_month_start(t) - month_start(t)
-}
-
-fn micros(year: i32, month: u32) -> i64 {
-    NaiveDate::from_ymd_opt(year, month, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map_or(0, |t| t.and_utc().timestamp_micros())
 }
 
 /// Cuts `[lo, hi)` at every instant `next(t)` names (month starts, day starts, price

@@ -8,12 +8,12 @@
 //! (effective cost, billed 0). Mapping and choices: `docs/focus.md`.
 
 use super::table::{Kind, Schema, Table, Values};
-use crate::capacity::span::{month_start, next_month_start};
 use crate::catalog::terms::{Commitment, UsageType};
 use crate::catalog::{CatalogRow, PriceCatalog};
 use crate::pricing::group::{GroupKey, Tallies};
 use crate::pricing::money::{Money, Quantity};
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, parse_instant};
+use crate::time::{month_start, next_month_start};
 
 /// The dimensions of a FOCUS row, in this order; the first is the charge period, the
 /// last the cost center (`unallocated` for all without `--allocation`).

@@ -171,14 +171,14 @@ impl Partitioning {
 
     fn start(&self, t: i64) -> i64 {
         match self.key {
-            GroupKey::Month => crate::capacity::span::month_start(t),
+            GroupKey::Month => crate::time::month_start(t),
             _ => t - t.rem_euclid(crate::time::MICROS_PER_DAY),
         }
     }
 
     fn next_start(&self, t: i64) -> i64 {
         match self.key {
-            GroupKey::Month => crate::capacity::span::next_month_start(t),
+            GroupKey::Month => crate::time::next_month_start(t),
             _ => self.start(t) + crate::time::MICROS_PER_DAY,
         }
     }
