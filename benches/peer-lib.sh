@@ -1,5 +1,6 @@
 # Sourced by benches/peer.sh and benches/peer-logs.sh: the DuckDB venv, and
-# `compare UNITS COUNT DATA CATALOG -- BILLRUN_INPUT -- PEER_ARGS...`, which checks
+# `compare UNITS COUNT DATA CATALOG -- BILLRUN_INPUT -- PEER_ARGS...` (billrun also
+# gets $BILLRUN_FLAGS), which checks
 # that billrun and benches/peer.py agree on the total to the last digit, then runs
 # each three times, alternately, and prints medians, units/s and the ratios.
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,14 +15,14 @@ compare() {
   local units=$1 count=$2 data=$3 catalog=$4 input=$6
   shift 7
   local ours theirs
-  "$target/billrun" run "$input" --prices "$catalog" --out "$data/out" --quiet
+  "$target/billrun" run "$input" --prices "$catalog" --out "$data/out" --quiet ${BILLRUN_FLAGS:-}
   ours=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['totals']['USD'])" "$data/out/manifest.json")
   theirs=$("$venv/bin/python" "$here/peer.py" "$@" "$catalog" | cut -d' ' -f1)
   if [ "$ours" != "$theirs" ]; then echo "totals differ: billrun $ours, DuckDB $theirs"; exit 1; fi
   echo "$units: totals agree: $ours"
   local b=() d=()
   for run in 1 2 3; do
-    b+=("$(measure "$target/billrun" run "$input" --prices "$catalog" --out "$data/out" --quiet)")
+    b+=("$(measure "$target/billrun" run "$input" --prices "$catalog" --out "$data/out" --quiet ${BILLRUN_FLAGS:-})")
     d+=("$(measure "$venv/bin/python" "$here/peer.py" "$@" "$catalog")")
   done
   local bw br dw dr

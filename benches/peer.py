@@ -107,7 +107,8 @@ if __name__ == "__main__":
         body = query[: query.rindex("s as (")].rstrip().rstrip(",")
         copy = f"copy ({body} {LINE_ITEMS}) to '{line_items}' (format parquet)"
         con.execute(copy, {"usage": usage, "catalog": catalog})
-        print(con.execute(f"select sum(cost), count(*) from '{line_items}'").fetchone())
+        total, rows = con.execute(f"select sum(cost), count(*) from '{line_items}'").fetchone()
+        print(f"{total:.12f} {rows}")
     else:
         total, rows = con.execute(query, {"usage": usage, "catalog": catalog}).fetchone()
         print(f"{total:.12f} {rows}")

@@ -91,17 +91,18 @@ pub struct Reject {
 
 /// One priced meter of one usage row.
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// Repeated text (models, regions, accounts, tags...) is shared, not copied per meter.
 pub struct LineItem {
     pub source: Arc<str>,
     pub row: i64,
     pub request_id: Option<String>,
     pub timestamp: i64,
-    pub account_id: Option<String>,
-    pub principal: Option<String>,
-    pub model_id: String,
-    pub requested_model_id: String,
+    pub account_id: Option<Arc<str>>,
+    pub principal: Option<Arc<str>>,
+    pub model_id: Arc<str>,
+    pub requested_model_id: Arc<str>,
     pub scope: Scope,
-    pub region: String,
+    pub region: Arc<str>,
     pub mode: Mode,
     /// `None` for capacity charges, which have no service tier.
     pub service_tier: Option<Tier>,
@@ -109,13 +110,29 @@ pub struct LineItem {
     pub quantity: Quantity,
     pub unit_price: Money,
     pub cost: Money,
-    pub currency: String,
+    pub currency: Arc<str>,
     pub catalog_line: usize,
-    pub tags: Option<String>,
+    pub tags: Option<Arc<str>>,
     /// Where the request ran, when Bedrock rerouted it (logs only).
-    pub inference_region: Option<String>,
+    pub inference_region: Option<Arc<str>>,
     /// With `--allocation`: the cost center the meter is charged to.
     pub cost_center: Option<String>,
+}
+
+/// Interned `Arc<str>`s: a line item's repeated text costs a reference count, not an
+/// allocation and a copy.
+#[derive(Default)]
+pub struct Labels(PlHashMap<Box<str>, Arc<str>>);
+
+impl Labels {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(s.into(), a.clone());
+        a
+    }
 }
 
 /// The outcome of rating a slice.
@@ -218,6 +235,8 @@ struct SliceRater<'c> {
     group_cache: PlHashMap<(u32, u32, Scope, Mode, Tier, i64), u32>,
     group_bucket: Option<i64>,
     scratch: Vec<u32>,
+    /// Shared copies of the text line items repeat.
+    labels: Labels,
     /// Rows' tags are parsed for grouping or allocation.
     need_tags: bool,
     /// Cost center by `account \u{1f} principal \u{1f} tags`, and a key buffer.
@@ -237,6 +256,7 @@ impl<'c> SliceRater<'c> {
             prices: PlHashMap::default(),
             day_codes: vec![PlHashMap::default(); dims],
             valid_tags: PlHashSet::default(),
+            labels: Labels::default(),
             row_prices: PlHashMap::default(),
             group_cache: PlHashMap::default(),
             group_bucket: row_key_bucket(ctx.group_by),
@@ -504,9 +524,9 @@ impl<'c> SliceRater<'c> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn line_item(
-        &self,
-        cols: &UsageColumns,
+    fn line_item<'r>(
+        &mut self,
+        cols: &UsageColumns<'r>,
         i: usize,
         source: &Arc<str>,
         model: u32,
@@ -517,32 +537,30 @@ impl<'c> SliceRater<'c> {
         cost: Money,
     ) -> LineItem {
         let price = &self.ctx.catalog.rows[p];
-        let owned = |v: &[Option<&str>]| {
-            v[i].map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
+        let present = |v: &[Option<&'r str>]| v[i].map(str::trim).filter(|s| !s.is_empty());
+        let labels = &mut self.labels;
+        let mut shared = |v: &[Option<&'r str>]| present(v).map(|s| labels.get(s));
         LineItem {
             source: source.clone(),
             row: cols.row[i].unwrap_or(0),
-            request_id: owned(&cols.request_id),
+            request_id: present(&cols.request_id).map(str::to_string),
             timestamp: row.at,
-            account_id: owned(&cols.account_id),
-            principal: owned(&cols.principal),
-            model_id: self.models.value(model).to_string(),
-            requested_model_id: text(&cols.model_id, i).to_string(),
+            account_id: shared(&cols.account_id),
+            principal: shared(&cols.principal),
+            tags: shared(&cols.tags),
+            inference_region: shared(&cols.inference_region),
+            model_id: labels.get(self.models.value(model)),
+            requested_model_id: labels.get(text(&cols.model_id, i)),
             scope,
-            region: row.region.to_string(),
+            region: labels.get(row.region),
             mode: row.mode,
             service_tier: Some(row.tier),
             usage_type: UsageType::METERS[m],
             quantity: Quantity::whole(u128::from(row.quantities[m])).unwrap_or_default(),
             unit_price: price.unit_price,
             cost,
-            currency: price.currency.clone(),
+            currency: labels.get(&price.currency),
             catalog_line: price.line,
-            tags: owned(&cols.tags),
-            inference_region: owned(&cols.inference_region),
             cost_center: None,
         }
     }

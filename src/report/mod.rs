@@ -148,43 +148,40 @@ pub fn line_item_schema() -> Schema {
 }
 
 /// Consumes the items: their strings move into the columns, none is copied.
+/// Consumes the items: their strings move into the columns; shared text is shared.
 pub fn line_item_table(items: Vec<LineItem>) -> Table {
+    use std::sync::Arc;
     let n = items.len();
-    let texts =
-        |k: usize| -> Vec<Vec<Option<String>>> { (0..k).map(|_| Vec::with_capacity(n)).collect() };
-    // Text columns in schema order, then the typed ones.
-    let mut t = texts(15);
-    let (mut row, mut qty, mut line) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut at, mut unit, mut cost) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
+    fn column<T>(n: usize) -> Vec<T> {
+        Vec::with_capacity(n)
+    }
+    // Text columns in schema order: shared ones, then the per-row ones.
+    let mut shared: [Vec<Option<Arc<str>>>; 13] = std::array::from_fn(|_| column(n));
+    let (mut request, mut center) = (column(n), column(n));
+    let (mut row, mut qty, mut line) = (column(n), column(n), column(n));
+    let (mut at, mut unit, mut cost) = (column(n), column(n), column(n));
+    let mut labels = crate::pricing::rate::Labels::default();
     for i in items {
         let values = [
-            Some(i.source.to_string()),
-            i.request_id,
+            Some(i.source),
             i.account_id,
             i.principal,
             Some(i.model_id),
             Some(i.requested_model_id),
-            Some(i.scope.to_string()),
+            Some(labels.get(i.scope.as_str())),
             Some(i.region),
-            Some(i.mode.to_string()),
-            i.service_tier.map(|t| t.to_string()),
-            Some(i.usage_type.to_string()),
+            Some(labels.get(i.mode.as_str())),
+            i.service_tier.map(|t| labels.get(t.as_str())),
+            Some(labels.get(i.usage_type.as_str())),
             Some(i.currency),
             i.tags,
             i.inference_region,
-            i.cost_center,
         ];
-        for (column, v) in t.iter_mut().zip(values) {
-            column.push(v);
+        for (c, v) in shared.iter_mut().zip(values) {
+            c.push(v);
         }
+        request.push(i.request_id);
+        center.push(i.cost_center);
         row.push(Some(i.row));
         at.push(i.timestamp);
         qty.push(i.quantity);
@@ -192,30 +189,43 @@ pub fn line_item_table(items: Vec<LineItem>) -> Table {
         cost.push(i.cost);
         line.push(Some(i.catalog_line as i64));
     }
-    let mut t = t.into_iter().map(Values::Text);
-    let mut next = || t.next().expect("15 text columns");
+    let [
+        source,
+        account,
+        principal,
+        model,
+        requested,
+        scope,
+        region,
+        mode,
+        tier,
+        usage,
+        currency,
+        tags,
+        inference,
+    ] = shared.map(Values::Shared);
     let columns = vec![
-        next(),
+        source,
         Values::Int(row),
-        next(),
+        Values::Text(request),
         Values::Instant(at),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
+        account,
+        principal,
+        model,
+        requested,
+        scope,
+        region,
+        mode,
+        tier,
+        usage,
         Values::Quantity(qty),
         Values::Money(unit),
         Values::Money(cost),
-        next(),
+        currency,
         Values::Int(line),
-        next(),
-        next(),
-        next(),
+        tags,
+        inference,
+        Values::Text(center),
     ];
     Table {
         names: line_item_schema().into_iter().map(|(n, _)| n).collect(),

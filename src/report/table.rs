@@ -24,6 +24,8 @@ pub enum Kind {
 #[derive(Clone, Debug)]
 pub enum Values {
     Text(Vec<Option<String>>),
+    /// Text whose values repeat (line items): shared, written like `Text`.
+    Shared(Vec<Option<std::sync::Arc<str>>>),
     Int(Vec<Option<i64>>),
     Money(Vec<Money>),
     Quantity(Vec<Quantity>),
@@ -46,6 +48,7 @@ impl Values {
     pub fn len(&self) -> usize {
         match self {
             Values::Text(v) => v.len(),
+            Values::Shared(v) => v.len(),
             Values::Int(v) => v.len(),
             Values::Money(v) => v.len(),
             Values::Quantity(v) => v.len(),
@@ -65,6 +68,7 @@ impl Values {
         }
         match self {
             Values::Text(v) => Values::Text(pick(v, rows)),
+            Values::Shared(v) => Values::Shared(pick(v, rows)),
             Values::Int(v) => Values::Int(pick(v, rows)),
             Values::Money(v) => Values::Money(pick(v, rows)),
             Values::Quantity(v) => Values::Quantity(pick(v, rows)),
@@ -77,6 +81,7 @@ impl Values {
     fn take_front(&mut self, n: usize) -> Values {
         match self {
             Values::Text(v) => Values::Text(v.drain(..n).collect()),
+            Values::Shared(v) => Values::Shared(v.drain(..n).collect()),
             Values::Int(v) => Values::Int(v.drain(..n).collect()),
             Values::Money(v) => Values::Money(v.drain(..n).collect()),
             Values::Quantity(v) => Values::Quantity(v.drain(..n).collect()),
@@ -86,8 +91,14 @@ impl Values {
     }
 
     fn append(&mut self, other: Values) {
+        // An empty column takes the other's representation (`Text` or `Shared`).
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
         match (self, other) {
             (Values::Text(a), Values::Text(b)) => a.extend(b),
+            (Values::Shared(a), Values::Shared(b)) => a.extend(b),
             (Values::Int(a), Values::Int(b)) => a.extend(b),
             (Values::Money(a), Values::Money(b)) => a.extend(b),
             (Values::Quantity(a), Values::Quantity(b)) => a.extend(b),
@@ -101,6 +112,7 @@ impl Values {
     pub fn text_at(&self, i: usize) -> String {
         match self {
             Values::Text(v) => v[i].clone().unwrap_or_default(),
+            Values::Shared(v) => v[i].as_deref().unwrap_or_default().to_string(),
             Values::Int(v) => v[i].map(|n| n.to_string()).unwrap_or_default(),
             Values::Money(v) => v[i].to_string(),
             Values::Quantity(v) => v[i].to_string(),
@@ -113,6 +125,9 @@ impl Values {
         let name = PlSmallStr::from(name);
         let series = match self {
             Values::Text(v) => Series::new(name, v),
+            Values::Shared(v) => {
+                StringChunked::from_iter_options(name, v.iter().map(|s| s.as_deref())).into_series()
+            }
             Values::Int(v) => Series::new(name, v),
             Values::Money(v) => decimal(name, v.iter().map(|m| m.unscaled()).collect()),
             Values::Quantity(v) => decimal(name, v.iter().map(|q| q.unscaled()).collect()),

@@ -47,7 +47,7 @@ impl SliceRater<'_> {
                     Money::ZERO,
                 );
                 item.unit_price = Money::ZERO;
-                item.requested_model_id = arn.to_string();
+                item.requested_model_id = self.labels.get(arn);
                 item.cost_center = self.allocated(cols, i, &row);
                 self.out.line_items.push(item);
             }

@@ -109,7 +109,7 @@ fn cache_meters_are_priced_separately_and_exactly() {
         rated
             .line_items
             .iter()
-            .all(|l| l.scope == Scope::Geo && l.model_id == SONNET[3..])
+            .all(|l| l.scope == Scope::Geo && *l.model_id == SONNET[3..])
     );
 }
 
