@@ -25,7 +25,6 @@ use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
 use crate::report::output::{self, PartitionedSink, Partitioning, Staging};
 use crate::report::sink::{self, Format, TableSink};
 use crate::report::{self, Summary, focus};
-use polars::prelude::StringChunked;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -108,26 +107,21 @@ fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<V
     let mut spill = Spill::create(dir)?;
     let mut ordinal = 0u64;
     let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
-    let mut spill_ids = |ids: &StringChunked, rows: usize| -> Result<()> {
-        for (i, id) in ids.iter().enumerate() {
-            if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) {
-                spill.push(id, ordinal + i as u64)?;
-            }
-        }
-        ordinal += rows as u64;
-        Ok(())
-    };
     for file in files {
         // The run's own reader (a reading thread overlaps the spilling), so ordinals
         // are the run's row for row. Reading only the id column of Parquet, tried,
         // was slower: polars then decodes on one thread.
         ingest::read_batches(file, cfg.batch_rows, |batch| {
-            let ids = batch
+            let ids: Vec<Option<&str>> = batch
                 .frame
                 .column("request_id")
-                .and_then(|c| c.str().cloned())
-                .map_err(|e| Error::input(&file.path, e))?;
-            spill_ids(&ids, batch.frame.height())
+                .and_then(|c| c.str())
+                .map_err(|e| Error::input(&file.path, e))?
+                .iter()
+                .collect();
+            spill.push_batch(&ids, ordinal)?;
+            ordinal += ids.len() as u64;
+            Ok(())
         })?;
         progress.file_done(file.bytes);
     }

@@ -40,41 +40,83 @@ impl Spill {
 
     /// Records that row `ordinal` has request id `id` (already trimmed, not empty).
     pub fn push(&mut self, id: &str, ordinal: u64) -> Result<()> {
-        let part = part_of(id);
-        let w = &mut self.parts[part];
-        let io = |e| Error::output(&self.dir, e);
-        w.write_all(&ordinal.to_le_bytes()).map_err(io)?;
-        if let Some(v) = super::canonical_uuid(id) {
-            w.write_all(&UUID.to_le_bytes()).map_err(io)?;
-            return w.write_all(&v.to_le_bytes()).map_err(io);
+        let (part, record) = encode(id, ordinal);
+        self.write(part, &record)
+    }
+
+    /// Records a batch of ids, row `first + i` for `ids[i]` (trimmed; empty ones are
+    /// not ids): encoded in parallel, written in order.
+    pub fn push_batch(&mut self, ids: &[Option<&str>], first: u64) -> Result<()> {
+        use rayon::prelude::*;
+        let records: Vec<(usize, Vec<u8>)> = ids
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, id)| {
+                let id = id.map(str::trim).filter(|s| !s.is_empty())?;
+                Some(encode(id, first + i as u64))
+            })
+            .collect();
+        for (part, record) in records {
+            self.write(part, &record)?;
         }
-        let len = u32::try_from(id.len()).unwrap_or(UUID - 1).min(UUID - 1);
-        w.write_all(&len.to_le_bytes()).map_err(io)?;
-        w.write_all(&id.as_bytes()[..len as usize]).map_err(io)
+        Ok(())
+    }
+
+    fn write(&mut self, part: usize, record: &[u8]) -> Result<()> {
+        self.parts[part]
+            .write_all(record)
+            .map_err(|e| Error::output(&self.dir, e))
     }
 
     /// The ordinals of every occurrence of an id after its first, sorted; removes the
-    /// spill files.
+    /// spill files. Parts are sorted in parallel: memory holds a part per thread.
     pub fn duplicates(self) -> Result<Vec<u64>> {
-        let mut duplicates = Vec::new();
-        for (p, mut w) in self.parts.into_iter().enumerate() {
+        use rayon::prelude::*;
+        for mut w in self.parts {
             w.flush().map_err(|e| Error::output(&self.dir, e))?;
-            drop(w);
-            let path = self.dir.join(format!("ids-{p:02}"));
-            let (mut uuids, mut others) = read_part(&path)?;
-            uuids.sort_unstable();
-            others.sort_unstable();
-            for pair in uuids.windows(2).filter(|p| p[0].0 == p[1].0) {
-                duplicates.push(pair[1].1);
-            }
-            for pair in others.windows(2).filter(|p| p[0].0 == p[1].0) {
-                duplicates.push(pair[1].1);
-            }
-            std::fs::remove_file(&path).map_err(|e| Error::output(&path, e))?;
         }
+        let dir = self.dir;
+        let parts: Vec<Vec<u64>> = (0..PARTS)
+            .into_par_iter()
+            .map(|p| {
+                let path = dir.join(format!("ids-{p:02}"));
+                let (mut uuids, mut others) = read_part(&path)?;
+                uuids.sort_unstable();
+                others.sort_unstable();
+                let mut repeats: Vec<u64> = uuids
+                    .windows(2)
+                    .filter(|w| w[0].0 == w[1].0)
+                    .map(|w| w[1].1)
+                    .collect();
+                repeats.extend(
+                    others
+                        .windows(2)
+                        .filter(|w| w[0].0 == w[1].0)
+                        .map(|w| w[1].1),
+                );
+                std::fs::remove_file(&path).map_err(|e| Error::output(&path, e))?;
+                Ok(repeats)
+            })
+            .collect::<Result<_>>()?;
+        let mut duplicates: Vec<u64> = parts.into_iter().flatten().collect();
         duplicates.sort_unstable();
         Ok(duplicates)
     }
+}
+
+/// The part of `id` and its record: ordinal, length (or the UUID marker), bytes.
+fn encode(id: &str, ordinal: u64) -> (usize, Vec<u8>) {
+    let mut record = Vec::with_capacity(12 + id.len().max(16));
+    record.extend_from_slice(&ordinal.to_le_bytes());
+    if let Some(v) = super::canonical_uuid(id) {
+        record.extend_from_slice(&UUID.to_le_bytes());
+        record.extend_from_slice(&v.to_le_bytes());
+    } else {
+        let len = u32::try_from(id.len()).unwrap_or(UUID - 1).min(UUID - 1);
+        record.extend_from_slice(&len.to_le_bytes());
+        record.extend_from_slice(&id.as_bytes()[..len as usize]);
+    }
+    (part_of(id), record)
 }
 
 /// Records of one part: packed UUIDs, and other ids, each with its ordinal.
