@@ -39,6 +39,7 @@ impl Spill {
     }
 
     /// Records that row `ordinal` has request id `id` (already trimmed, not empty).
+    #[cfg(test)]
     pub fn push(&mut self, id: &str, ordinal: u64) -> Result<()> {
         let (part, record) = encode(id, ordinal);
         self.write(part, &record)
