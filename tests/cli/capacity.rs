@@ -360,3 +360,71 @@ fn imported_model_invocations_in_logs_derive_windows_from_successes_only() {
     );
     assert!(lines.contains(&"llama31-8b input_tokens 21 0.000000000000 3".to_string()));
 }
+
+#[test]
+fn every_bad_capacity_record_is_rejected_with_its_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pt = usage_file(
+        tmp.path(),
+        "pt.csv",
+        "provisioned_model_id,model_id,region,account_id,model_units,commitment,start,end",
+        &[
+            // A custom model without base_model_id cannot be priced.
+            "pm-1,arn:aws:bedrock:us-east-1:1:custom-model/x/y,us-east-1,1,1,none,2025-12-01,2025-12-02",
+            "pm-2,amazon.titan-text-express-v1,us-east-1,1,1,1-month,yesterday,2025-12-02",
+            ",amazon.titan-text-express-v1,us-east-1,1,1,1-month,2025-12-01,2025-12-02",
+        ],
+    );
+    let models = usage_file(
+        tmp.path(),
+        "models.csv",
+        "model_arn,cmu_per_copy,cmu_version,architecture,created,deleted",
+        &[
+            "arn:aws:bedrock:us-east-1:1:imported-model/a,1,1.0,llama,2025-11-01,2025-12-15",
+            "arn:aws:bedrock:us-east-1:1:imported-model/a,1,1.0,llama,2025-11-01,2025-12-15",
+            "arn:aws:bedrock:us-east-1:1:custom-model/b,1,1.0,llama,2025-11-01,2025-12-15",
+        ],
+    );
+    let jobs = usage_file(
+        tmp.path(),
+        "jobs.csv",
+        "job_id,base_model_id,region,account_id,kind,training_tokens,epochs,completed_at",
+        &[
+            ",cohere.command-text-v14,us-east-1,1,text,10,1,2025-12-05",
+            "j-2,cohere.command-text-v14,us-east-1,1,text,-5,1,2025-12-05",
+            "j-3,cohere.command-text-v14,us-east-1,1,text,10,0,2025-12-05",
+        ],
+    );
+    let flags = [
+        "--provisioned",
+        pt.to_str().unwrap(),
+        "--imported-models",
+        models.to_str().unwrap(),
+        "--customization",
+        jobs.to_str().unwrap(),
+    ];
+    let (o, dir) = run_csv(&[], &[&flags[..], &DECEMBER].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let rejects: Vec<String> = read_csv(&dir.path().join("out/rejects.csv"))
+        .iter()
+        .map(|r| {
+            let file = r["source"].rsplit('/').next().unwrap().to_string();
+            format!("{file} {} {}", r["row"], r["reason"])
+        })
+        .collect();
+    assert_eq!(
+        rejects,
+        [
+            "pt.csv 1 unknown_model",
+            "pt.csv 2 bad_timestamp",
+            "pt.csv 3 missing_value",
+            "models.csv 2 overlap",
+            "models.csv 3 unknown_model",
+            "jobs.csv 1 missing_value",
+            "jobs.csv 2 bad_quantity",
+            "jobs.csv 3 bad_quantity",
+        ]
+    );
+    // The one valid model's storage: 14 of December's 31 days.
+    assert_eq!(manifest(dir.path())["rows"]["priced"], 1);
+}
