@@ -109,9 +109,9 @@ fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<V
     let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
     for file in files {
         // The run's own reader (a reading thread overlaps the spilling), so ordinals
-        // are the run's row for row. Reading only the id column of Parquet, tried,
-        // was slower: polars then decodes on one thread.
-        ingest::read_batches(file, cfg.batch_rows, |batch| {
+        // are the run's row for row; of Parquet only the id column is decoded.
+        let ids_only = ingest::Projection::RequestIds;
+        ingest::read_projected(file, cfg.batch_rows, ids_only, |batch| {
             let ids: Vec<Option<&str>> = batch
                 .frame
                 .column("request_id")

@@ -150,16 +150,35 @@ fn walk(
     Ok(())
 }
 
+/// What a read yields: the canonical columns, or (for the first pass of
+/// `--dedup disk`) Parquet's `request_id` column alone; text inputs are always read
+/// whole, so their rows are the same either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Projection {
+    Canonical,
+    RequestIds,
+}
+
 /// Reads `file` in batches of about `batch_rows` rows and calls `on_batch` with each,
 /// in file order.
 pub fn read_batches(
     file: &InputFile,
     batch_rows: usize,
+    on_batch: impl FnMut(Batch) -> Result<()>,
+) -> Result<()> {
+    read_projected(file, batch_rows, Projection::Canonical, on_batch)
+}
+
+/// `read_batches` with a choice of columns.
+pub fn read_projected(
+    file: &InputFile,
+    batch_rows: usize,
+    projection: Projection,
     mut on_batch: impl FnMut(Batch) -> Result<()>,
 ) -> Result<()> {
     let (send, recv) = sync_channel::<Result<Batch>>(1);
     let owned = file.clone();
-    let reader = std::thread::spawn(move || produce(&owned, batch_rows.max(1), &send));
+    let reader = std::thread::spawn(move || produce(&owned, batch_rows.max(1), projection, &send));
     let mut outcome = Ok(());
     for batch in recv.iter() {
         outcome = batch.and_then(&mut on_batch);
@@ -176,11 +195,16 @@ pub fn read_batches(
 }
 
 /// Hands batches to `send` until the file ends or the receiver hangs up.
-fn produce(file: &InputFile, batch_rows: usize, send: &SyncSender<Result<Batch>>) -> Result<()> {
+fn produce(
+    file: &InputFile,
+    batch_rows: usize,
+    projection: Projection,
+    send: &SyncSender<Result<Batch>>,
+) -> Result<()> {
     let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
     let mut emit = |batch: Batch| send.send(Ok(batch)).is_ok();
     let result = match file.kind {
-        InputKind::Parquet => table::parquet_batches(file, batch_rows, &mut emit),
+        InputKind::Parquet => table::parquet_batches(file, batch_rows, projection, &mut emit),
         InputKind::Csv => table::csv_batches(file, BufReader::new(open()?), batch_rows, &mut emit),
         InputKind::CsvGz => {
             let gz = flate2::read::MultiGzDecoder::new(BufReader::new(open()?));

@@ -54,9 +54,19 @@ fn canonical(mut df: DataFrame, rows: Vec<i64>) -> PolarsResult<DataFrame> {
     df.lazy().select(exprs).collect()
 }
 
+/// The `request_id` column as text (all nulls when the file has none), `rows` long.
+fn ids_frame(df: DataFrame, rows: usize) -> PolarsResult<DataFrame> {
+    let ids = match df.column("request_id") {
+        Ok(c) => c.cast(&DataType::String)?,
+        Err(_) => Column::full_null("request_id".into(), rows, &DataType::String),
+    };
+    DataFrame::new(rows, vec![ids])
+}
+
 pub(super) fn parquet_batches(
     file: &InputFile,
     batch_rows: usize,
+    projection: super::Projection,
     emit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
     let err = |e: PolarsError| Error::input(&file.path, e);
@@ -70,9 +80,13 @@ pub(super) fn parquet_batches(
         .collect();
     check_required(file, &names)?;
     let metadata = reader.get_metadata().map_err(err)?.clone();
+    let ids_only = projection == super::Projection::RequestIds;
     let wanted: Vec<String> = names
         .iter()
-        .filter(|n| TEXT_COLUMNS.contains(&n.as_str()) || INT_COLUMNS.contains(&n.as_str()))
+        .filter(|n| match ids_only {
+            true => n.as_str() == "request_id",
+            false => TEXT_COLUMNS.contains(&n.as_str()) || INT_COLUMNS.contains(&n.as_str()),
+        })
         .cloned()
         .collect();
     let mut start = 0usize;
@@ -85,7 +99,11 @@ pub(super) fn parquet_batches(
             .with_slice(Some((range.0, range.1)));
         reader.set_metadata(metadata.clone());
         let rows = (start as i64 + 1..=(start + range.1) as i64).collect();
-        let frame = canonical(reader.finish().map_err(err)?, rows).map_err(err)?;
+        let raw = reader.finish().map_err(err)?;
+        let frame = match ids_only {
+            true => ids_frame(raw, range.1).map_err(err)?,
+            false => canonical(raw, rows).map_err(err)?,
+        };
         start += range.1;
         if !emit(Batch {
             frame,

@@ -448,7 +448,28 @@ fn duplicates_found_on_disk_are_the_ones_found_in_memory() {
         let disk = parquet_reports(&[&input], &[&extra[..], &["--dedup", "disk"]].concat());
         assert_eq!(memory, disk, "{}", input.display());
     }
-    let (o, dir) = run_csv(&[&fixture("usage")], &["--dedup", "disk"]);
+    // Parquet, whose first pass decodes only the id column: the usage fixtures (with
+    // their repeated id) as one Parquet file.
+    let tmp = tempfile::tempdir().unwrap();
+    let pq = tmp.path().join("usage.parquet");
+    let mut frames = ["usage/2025-11-01.csv", "usage/2025-11-02.csv"].map(|f| {
+        polars::prelude::CsvReadOptions::default()
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(fixture(f)))
+            .unwrap()
+            .finish()
+            .unwrap()
+    });
+    let [first, second] = &mut frames;
+    first.vstack_mut(second).unwrap();
+    polars::prelude::ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(first)
+        .unwrap();
+    assert_eq!(
+        parquet_reports(&[&pq], &["--dedup", "memory"]),
+        parquet_reports(&[&pq], &["--dedup", "disk"])
+    );
+    let (o, dir) = run_csv(&[&pq], &["--dedup", "disk"]);
     assert!(o.status.code().unwrap() < 2);
     let m = manifest(dir.path());
     assert_eq!(
