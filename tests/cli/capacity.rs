@@ -18,6 +18,17 @@ fn run_all(extra: &[&str]) -> (Output, tempfile::TempDir) {
     )
 }
 
+/// `file row reason` of every reject.
+fn reject_lines(dir: &Path) -> Vec<String> {
+    read_csv(&dir.join("out/rejects.csv"))
+        .iter()
+        .map(|r| {
+            let file = r["source"].rsplit('/').next().unwrap().to_string();
+            format!("{file} {} {}", r["row"], r["reason"])
+        })
+        .collect()
+}
+
 /// `model usage_type quantity cost records` of every summary row.
 fn summary_lines(dir: &Path) -> Vec<String> {
     read_csv(&dir.join("out/summary.csv"))
@@ -68,13 +79,7 @@ fn capacity_fixtures_bill_the_hand_computed_amounts() {
             "cohere.command-text-v14 model_storage_months 0.870967741935 1.698387096774 1",
         ]
     );
-    let rejects: Vec<String> = read_csv(&dir.path().join("out/rejects.csv"))
-        .iter()
-        .map(|r| {
-            let file = r["source"].rsplit('/').next().unwrap().to_string();
-            format!("{file} {} {}", r["row"], r["reason"])
-        })
-        .collect();
+    let rejects = reject_lines(dir.path());
     assert_eq!(
         rejects,
         [
@@ -405,13 +410,7 @@ fn every_bad_capacity_record_is_rejected_with_its_reason() {
     ];
     let (o, dir) = run_csv(&[], &[&flags[..], &DECEMBER].concat());
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let rejects: Vec<String> = read_csv(&dir.path().join("out/rejects.csv"))
-        .iter()
-        .map(|r| {
-            let file = r["source"].rsplit('/').next().unwrap().to_string();
-            format!("{file} {} {}", r["row"], r["reason"])
-        })
-        .collect();
+    let rejects = reject_lines(dir.path());
     assert_eq!(
         rejects,
         [
