@@ -186,7 +186,15 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
         copies.push(capacity::bill_copies(&biller, &mut registry, path)?);
     }
     let staging = Staging::create(&cfg.out)?;
-    let capacity_models = capacity::capacity_models(&registry, &cfg.capacity.provisioned)?;
+    // Read once: invocations of provisioned models are recognised while rating, and
+    // the records are billed after.
+    let provisioned = cfg
+        .capacity
+        .provisioned
+        .iter()
+        .map(|p| capacity::read_provisioned(p))
+        .collect::<Result<Vec<_>>>()?;
+    let capacity_models = capacity::capacity_models(&registry, &provisioned);
     let mut state = RunState::open(cfg, staging.path(), registry, capacity_models)?;
     let bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let on_disk = match cfg.dedup {
@@ -213,8 +221,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
         });
     }
     let mut billed = Vec::new();
-    for path in &cfg.capacity.provisioned {
-        billed.push(capacity::bill_provisioned(&biller, path)?);
+    for table in &provisioned {
+        billed.push(capacity::bill_provisioned(&biller, table)?);
     }
     capacity::bill_storage(&biller, &state.registry, &mut registry_files);
     billed.extend(registry_files);

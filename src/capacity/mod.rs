@@ -17,7 +17,7 @@ pub use customization::bill_customization;
 pub use imported::{
     ImportedModel, Invocations, Registry, bill_copies, bill_derived, bill_storage, load_registry,
 };
-pub use provisioned::bill_provisioned;
+pub use provisioned::{bill_provisioned, read_provisioned};
 
 use crate::catalog::terms::{Commitment, Mode, Tier, UsageType};
 use crate::catalog::{PriceCatalog, Query};
@@ -79,7 +79,7 @@ pub type CapacityModels = std::collections::HashMap<String, CapacityModel>;
 
 /// The models of the registry and of the Provisioned Throughput tables. A PT record
 /// that is not valid is skipped here (billing rejects it with its reason).
-pub fn capacity_models(registry: &Registry, provisioned: &[PathBuf]) -> Result<CapacityModels> {
+pub fn capacity_models(registry: &Registry, provisioned: &[RecordTable]) -> CapacityModels {
     let mut models = CapacityModels::new();
     for (arn, m) in registry {
         let model = CapacityModel {
@@ -91,8 +91,7 @@ pub fn capacity_models(registry: &Registry, provisioned: &[PathBuf]) -> Result<C
         };
         models.insert(arn.clone(), model);
     }
-    for path in provisioned {
-        let table = RecordTable::read(path, &provisioned::COLUMNS)?;
+    for table in provisioned {
         for rec in table.records() {
             let (id, model) = (rec.get("provisioned_model_id"), rec.get("model_id"));
             let base = match rec.get("base_model_id") {
@@ -117,7 +116,7 @@ pub fn capacity_models(registry: &Registry, provisioned: &[PathBuf]) -> Result<C
             models.insert(id.to_string(), model);
         }
     }
-    Ok(models)
+    models
 }
 
 /// One priced piece of a capacity or customization record.

@@ -26,16 +26,20 @@ pub const COLUMNS: [&str; 8] = [
     "end",
 ];
 
-/// Bills every Provisioned Throughput record of `path`.
-pub fn bill_provisioned(biller: &Biller, path: &Path) -> Result<Billed> {
-    let table = RecordTable::read(path, &COLUMNS)?;
-    let mut billed = Billed::new(&table, "provisioned");
-    let source: Arc<str> = Arc::from(path.display().to_string());
+/// Reads a Provisioned Throughput table (a missing column is fatal).
+pub fn read_provisioned(path: &Path) -> Result<RecordTable> {
+    RecordTable::read(path, &COLUMNS)
+}
+
+/// Bills every Provisioned Throughput record of `table`.
+pub fn bill_provisioned(biller: &Biller, table: &RecordTable) -> Result<Billed> {
+    let mut billed = Billed::new(table, "provisioned");
+    let source: Arc<str> = Arc::from(table.path.display().to_string());
     // Accepted intervals per provisioned model, to refuse overlapping records.
     let mut accepted: HashMap<String, Vec<(i64, i64, i64)>> = HashMap::new();
     for rec in table.records() {
         let end = match rec.get("end") {
-            "" => Some(biller.open_end(&table, rec.row, "end")?),
+            "" => Some(biller.open_end(table, rec.row, "end")?),
             _ => None,
         };
         let outcome = bill_record(biller, &rec, &source, end, &mut accepted);

@@ -39,7 +39,8 @@ const PT_HEADER: &str =
     "provisioned_model_id,model_id,region,account_id,model_units,commitment,start,end";
 
 fn pt_cost(path: &Path, window: (Option<i64>, Option<i64>), hours: HourPolicy) -> i128 {
-    let billed = bill_provisioned(&biller(window, hours), path).unwrap();
+    let table = read_provisioned(path).unwrap();
+    let billed = bill_provisioned(&biller(window, hours), &table).unwrap();
     assert!(billed.rejects.is_empty(), "{:?}", billed.rejects);
     total(&billed.charges)
 }

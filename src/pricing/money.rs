@@ -158,13 +158,6 @@ impl Quantity {
             .map(Quantity)
     }
 
-    /// `numerator ÷ denominator` units, rounded half-even to 12 places.
-    pub fn ratio(numerator: i128, denominator: i128) -> Option<Quantity> {
-        div_half_even(numerator.checked_mul(ONE)?, denominator)
-            .filter(|v| v.abs() <= MAX_UNSCALED)
-            .map(Quantity)
-    }
-
     pub fn from_unscaled(unscaled: i128) -> Quantity {
         Quantity(unscaled)
     }
@@ -278,9 +271,10 @@ mod tests {
     #[test]
     fn quantities_print_shortest_and_prorate() {
         assert_eq!(Quantity::whole(1000).unwrap().to_string(), "1000");
-        assert_eq!(Quantity::ratio(1, 2).unwrap().to_string(), "0.5");
-        assert_eq!(Quantity::ratio(1, 3).unwrap().to_string(), "0.333333333333");
-        assert_eq!(Quantity::ratio(2, 3).unwrap().to_string(), "0.666666666667");
+        let ratio = |n, d| Prorater::default().piece(0, Money::ZERO, n, d).unwrap().0;
+        assert_eq!(ratio(1, 2).to_string(), "0.5");
+        assert_eq!(ratio(1, 3).to_string(), "0.333333333333");
+        assert_eq!(ratio(2, 3).to_string(), "0.666666666667");
         assert!(Quantity::whole(u128::MAX).is_none());
     }
 
