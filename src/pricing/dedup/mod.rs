@@ -26,26 +26,44 @@ struct Shard {
 }
 
 /// An id as the set keeps it.
-enum Key<'a> {
+pub(crate) enum Key<'a> {
     Uuid(u128),
     Other(&'a str),
 }
 
 impl Key<'_> {
-    fn of(id: &str) -> Key<'_> {
+    pub(crate) fn of(id: &str) -> Key<'_> {
         canonical_uuid(id).map_or(Key::Other(id), Key::Uuid)
     }
 
-    /// The shard: every copy of an id lands in the same one.
-    fn shard(&self) -> usize {
+    /// A well-spread hash of the id: every copy of an id gets the same one.
+    pub(crate) fn spread(&self) -> u64 {
         let h = match self {
             Key::Uuid(v) => (*v as u64) ^ ((*v >> 64) as u64),
             Key::Other(s) => s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
             }),
         };
-        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize % SHARDS
+        h.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
+
+    /// The shard: every copy of an id lands in the same one.
+    fn shard(&self) -> usize {
+        (self.spread() >> 60) as usize % SHARDS
+    }
+}
+
+/// `id` without surrounding whitespace, `None` if nothing is left (not an id). Ids
+/// that start and end with a visible ASCII byte, nearly all, are taken as they are.
+pub(crate) fn significant(id: Option<&str>) -> Option<&str> {
+    let id = id?;
+    let visible = |c: &u8| *c > b' ' && *c < 0x80;
+    let bytes = id.as_bytes();
+    let id = match (bytes.first(), bytes.last()) {
+        (Some(a), Some(z)) if visible(a) && visible(z) => id,
+        _ => id.trim(),
+    };
+    (!id.is_empty()).then_some(id)
 }
 
 impl Default for SeenIds {
@@ -82,8 +100,7 @@ impl SeenIds {
         let keys: Vec<Option<(usize, Key)>> = ids
             .par_iter()
             .map(|id| {
-                let id = id.map(str::trim).filter(|s| !s.is_empty())?;
-                let key = Key::of(id);
+                let key = Key::of(significant(*id)?);
                 Some((key.shard(), key))
             })
             .collect();
@@ -119,22 +136,35 @@ impl SeenIds {
 }
 
 /// The value of a lowercase `8-4-4-4-12` hex UUID; `None` for anything else.
-fn canonical_uuid(id: &str) -> Option<u128> {
-    let b = id.as_bytes();
-    if b.len() != 36 {
+pub(crate) fn canonical_uuid(id: &str) -> Option<u128> {
+    let b: &[u8; 36] = id.as_bytes().try_into().ok()?;
+    if [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
         return None;
     }
-    let mut value: u128 = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let digit = match c {
-            b'-' if matches!(i, 8 | 13 | 18 | 23) => continue,
-            b'0'..=b'9' if !matches!(i, 8 | 13 | 18 | 23) => c - b'0',
-            b'a'..=b'f' if !matches!(i, 8 | 13 | 18 | 23) => c - b'a' + 10,
-            _ => return None,
-        };
-        value = (value << 4) | u128::from(digit);
-    }
-    Some(value)
+    // Digit values, 0xff for anything not a lowercase hex digit: one OR over all
+    // of them tells whether any was not.
+    const HEX: [u8; 256] = {
+        let mut t = [0xffu8; 256];
+        let mut c = 0;
+        while c < 16 {
+            t[b"0123456789abcdef"[c] as usize] = c as u8;
+            c += 1;
+        }
+        t
+    };
+    const DIGITS: [usize; 32] = [
+        0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27, 28,
+        29, 30, 31, 32, 33, 34, 35,
+    ];
+    let half = |positions: &[usize]| {
+        positions.iter().fold((0u64, 0u8), |(v, bad), &i| {
+            let d = HEX[b[i] as usize];
+            ((v << 4) | u64::from(d & 15), bad | d)
+        })
+    };
+    let (high, bad_high) = half(&DIGITS[..16]);
+    let (low, bad_low) = half(&DIGITS[16..]);
+    ((bad_high | bad_low) & 0xf0 == 0).then_some((u128::from(high) << 64) | u128::from(low))
 }
 
 #[cfg(test)]
@@ -181,6 +211,36 @@ mod tests {
             let mut got = batched.mark(a);
             got.extend(batched.mark(b));
             proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// Any 128-bit value written as a lowercase UUID reads back as itself; with
+        /// any digit made uppercase, or any dash moved, it is not packed.
+        #[test]
+        fn uuids_pack_to_their_value(v: u128, at in 0usize..36) {
+            let hex = format!("{v:032x}");
+            let text = format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]
+            );
+            proptest::prop_assert_eq!(canonical_uuid(&text), Some(v));
+            let mut bytes = text.clone().into_bytes();
+            if bytes[at].is_ascii_lowercase() {
+                bytes[at] = bytes[at].to_ascii_uppercase();
+                proptest::prop_assert_eq!(canonical_uuid(std::str::from_utf8(&bytes).unwrap()), None);
+            }
+            let moved = format!("{}{}", &text[1..], &text[..1]);
+            if moved != text {
+                proptest::prop_assert_eq!(canonical_uuid(&moved), None);
+            }
+        }
+
+        /// The fast path of `significant` = trimming, for any text.
+        #[test]
+        fn significant_is_trimmed_text(id in "\\PC{0,3}[ \\t\u{a0}\u{2003}x-]{0,3}\\PC{0,3}") {
+            let expected = Some(id.trim()).filter(|s| !s.is_empty());
+            proptest::prop_assert_eq!(significant(Some(&id)), expected);
         }
     }
 

@@ -5,9 +5,10 @@
 //! part at a time; the run then skips the listed ordinals, exactly as the in-memory
 //! set would.
 
+use super::{Key, significant};
 use crate::error::{Error, Result};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Spill files: each holds about 1/PARTS of the ids (100M ids: ~390k a part).
@@ -41,24 +42,40 @@ impl Spill {
     /// Records that row `ordinal` has request id `id` (already trimmed, not empty).
     #[cfg(test)]
     pub fn push(&mut self, id: &str, ordinal: u64) -> Result<()> {
-        let (part, record) = encode(id, ordinal);
-        self.write(part, &record)
+        let key = Key::of(id);
+        let mut record = Vec::new();
+        encode(&mut record, &key, ordinal);
+        self.write(part_of(&key), &record)
     }
 
     /// Records a batch of ids, row `first + i` for `ids[i]` (trimmed; empty ones are
-    /// not ids): encoded in parallel, written in order.
+    /// not ids): encoded in parallel chunks, each into a buffer per part, then written
+    /// chunk by chunk, so each part file stays in ordinal order.
     pub fn push_batch(&mut self, ids: &[Option<&str>], first: u64) -> Result<()> {
         use rayon::prelude::*;
-        let records: Vec<(usize, Vec<u8>)> = ids
-            .par_iter()
+        let chunk = ids
+            .len()
+            .div_ceil(rayon::current_num_threads() * 4)
+            .max(4096);
+        let chunks: Vec<Vec<Vec<u8>>> = ids
+            .par_chunks(chunk)
             .enumerate()
-            .filter_map(|(i, id)| {
-                let id = id.map(str::trim).filter(|s| !s.is_empty())?;
-                Some(encode(id, first + i as u64))
+            .map(|(c, ids)| {
+                let mut parts = vec![Vec::new(); PARTS];
+                for (i, id) in ids.iter().enumerate() {
+                    if let Some(id) = significant(*id) {
+                        let key = Key::of(id);
+                        let ordinal = first + (c * chunk + i) as u64;
+                        encode(&mut parts[part_of(&key)], &key, ordinal);
+                    }
+                }
+                parts
             })
             .collect();
-        for (part, record) in records {
-            self.write(part, &record)?;
+        for parts in chunks {
+            for (part, bytes) in parts.iter().enumerate() {
+                self.write(part, bytes)?;
+            }
         }
         Ok(())
     }
@@ -70,7 +87,8 @@ impl Spill {
     }
 
     /// The ordinals of every occurrence of an id after its first, sorted; removes the
-    /// spill files. Parts are sorted in parallel: memory holds a part per thread.
+    /// spill files. Parts are read in parallel (memory holds a part per thread); a
+    /// part's records are in ordinal order, so a set of the ids seen so far finds them.
     pub fn duplicates(self) -> Result<Vec<u64>> {
         use rayon::prelude::*;
         for mut w in self.parts {
@@ -81,20 +99,11 @@ impl Spill {
             .into_par_iter()
             .map(|p| {
                 let path = dir.join(format!("ids-{p:02}"));
-                let (mut uuids, mut others) = read_part(&path)?;
-                uuids.sort_unstable();
-                others.sort_unstable();
-                let mut repeats: Vec<u64> = uuids
-                    .windows(2)
-                    .filter(|w| w[0].0 == w[1].0)
-                    .map(|w| w[1].1)
-                    .collect();
-                repeats.extend(
-                    others
-                        .windows(2)
-                        .filter(|w| w[0].0 == w[1].0)
-                        .map(|w| w[1].1),
-                );
+                let bytes = std::fs::read(&path).map_err(|e| Error::output(&path, e))?;
+                let repeats = repeats(&bytes).ok_or_else(|| {
+                    let e = std::io::Error::other("truncated id spill file");
+                    Error::output(&path, e)
+                })?;
                 std::fs::remove_file(&path).map_err(|e| Error::output(&path, e))?;
                 Ok(repeats)
             })
@@ -105,56 +114,56 @@ impl Spill {
     }
 }
 
-/// The part of `id` and its record: ordinal, length (or the UUID marker), bytes.
-fn encode(id: &str, ordinal: u64) -> (usize, Vec<u8>) {
-    let mut record = Vec::with_capacity(12 + id.len().max(16));
-    record.extend_from_slice(&ordinal.to_le_bytes());
-    if let Some(v) = super::canonical_uuid(id) {
-        record.extend_from_slice(&UUID.to_le_bytes());
-        record.extend_from_slice(&v.to_le_bytes());
-    } else {
-        let len = u32::try_from(id.len()).unwrap_or(UUID - 1).min(UUID - 1);
-        record.extend_from_slice(&len.to_le_bytes());
-        record.extend_from_slice(&id.as_bytes()[..len as usize]);
+/// Appends the record of row `ordinal`'s id: ordinal, length (or the UUID marker),
+/// bytes.
+fn encode(out: &mut Vec<u8>, key: &Key, ordinal: u64) {
+    out.extend_from_slice(&ordinal.to_le_bytes());
+    match key {
+        Key::Uuid(v) => {
+            out.extend_from_slice(&UUID.to_le_bytes());
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        Key::Other(id) => {
+            let len = u32::try_from(id.len()).unwrap_or(UUID - 1).min(UUID - 1);
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&id.as_bytes()[..len as usize]);
+        }
     }
-    (part_of(id), record)
 }
 
-/// Records of one part: packed UUIDs, and other ids, each with its ordinal.
-type Part = (Vec<(u128, u64)>, Vec<(Box<[u8]>, u64)>);
-
-fn read_part(path: &Path) -> Result<Part> {
-    let io = |e: std::io::Error| Error::output(path, e);
-    let mut r = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
-    let (mut uuids, mut records) = (Vec::new(), Vec::new());
-    let mut head = [0u8; 12];
-    loop {
-        match r.read_exact(&mut head) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(io(e)),
+/// The ordinals of the repeated ids in one part's records (in ordinal order);
+/// `None` if the records are cut short.
+fn repeats(mut bytes: &[u8]) -> Option<Vec<u64>> {
+    use polars::prelude::PlHashSet;
+    let mut uuids: PlHashSet<u128> =
+        PlHashSet::with_capacity_and_hasher(bytes.len() / 28, Default::default());
+    let mut others: PlHashSet<&[u8]> = PlHashSet::default();
+    let mut repeats = Vec::new();
+    while !bytes.is_empty() {
+        let (ordinal, rest) = bytes.split_first_chunk::<8>()?;
+        let (len, rest) = rest.split_first_chunk::<4>()?;
+        let fresh = match u32::from_le_bytes(*len) {
+            UUID => {
+                let (v, rest) = rest.split_first_chunk::<16>()?;
+                bytes = rest;
+                uuids.insert(u128::from_le_bytes(*v))
+            }
+            len => {
+                let (id, rest) = rest.split_at_checked(len as usize)?;
+                bytes = rest;
+                others.insert(id)
+            }
+        };
+        if !fresh {
+            repeats.push(u64::from_le_bytes(*ordinal));
         }
-        let ordinal = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
-        let len = u32::from_le_bytes(head[8..].try_into().unwrap_or_default());
-        if len == UUID {
-            let mut v = [0u8; 16];
-            r.read_exact(&mut v).map_err(io)?;
-            uuids.push((u128::from_le_bytes(v), ordinal));
-            continue;
-        }
-        let mut id = vec![0u8; len as usize];
-        r.read_exact(&mut id).map_err(io)?;
-        records.push((id.into_boxed_slice(), ordinal));
     }
-    Ok((uuids, records))
+    Some(repeats)
 }
 
-/// FNV-1a, spread over the parts: every copy of an id goes to the same part.
-fn part_of(id: &str) -> usize {
-    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % PARTS
+/// The part of an id: every copy of an id goes to the same part.
+fn part_of(key: &Key) -> usize {
+    (key.spread() >> 56) as usize % PARTS
 }
 
 /// Marks the duplicates of a batch from the sorted duplicate ordinals.
