@@ -19,6 +19,7 @@ use crate::pricing::group::{Charged, GroupKey, Tallies};
 use crate::pricing::money::{Money, Quantity};
 use crate::pricing::rate::{RateContext, Rated, Reject, rate_slice};
 use crate::pricing::reasons::Reason;
+use crate::pricing::rows::Texts;
 use crate::pricing::rows::UsageColumns;
 use crate::progress::Progress;
 use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
@@ -112,13 +113,11 @@ fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<V
         // are the run's row for row; of Parquet only the id column is decoded.
         let ids_only = ingest::Projection::RequestIds;
         ingest::read_projected(file, cfg.batch_rows, ids_only, |batch| {
-            let ids: Vec<Option<&str>> = batch
+            let ids = batch
                 .frame
                 .column("request_id")
-                .and_then(|c| c.str())
-                .map_err(|e| Error::input(&file.path, e))?
-                .iter()
-                .collect();
+                .and_then(Texts::of)
+                .map_err(|e| Error::input(&file.path, e))?;
             spill.push_batch(&ids, ordinal)?;
             ordinal += ids.len() as u64;
             Ok(())

@@ -202,7 +202,11 @@ fn produce(
     send: &SyncSender<Result<Batch>>,
 ) -> Result<()> {
     let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
-    let mut emit = |batch: Batch| send.send(Ok(batch)).is_ok();
+    // One chunk per column: the rating reads single Arrow arrays in place.
+    let mut emit = |mut batch: Batch| {
+        batch.frame.rechunk_mut_par();
+        send.send(Ok(batch)).is_ok()
+    };
     let result = match file.kind {
         InputKind::Parquet => table::parquet_batches(file, batch_rows, projection, &mut emit),
         InputKind::Csv => table::csv_batches(file, BufReader::new(open()?), batch_rows, &mut emit),

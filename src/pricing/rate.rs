@@ -8,7 +8,7 @@ use super::allocate::{Allocation, CapacitySplit, UNALLOCATED};
 use super::group::{Charged, GroupKey, Interner, Tallies};
 use super::money::{Money, Quantity};
 use super::reasons::Reason;
-use super::rows::{BadInstant, UsageColumns};
+use super::rows::{BadInstant, Texts, UsageColumns, trimmed};
 use crate::capacity::{CapacityModels, Invocations};
 use crate::catalog::terms::{ImageQuality, Mode, Tier, UsageType};
 use crate::catalog::{PriceCatalog, Query};
@@ -163,8 +163,7 @@ enum Outcome {
 
 /// A logged error with no usage at all (not a single non-zero meter) bills nothing.
 fn not_billable(cols: &UsageColumns, i: usize) -> bool {
-    cols.error_code[i].is_some_and(|e| !e.trim().is_empty())
-        && cols.meters.iter().all(|m| m.get(i) == Ok(0))
+    !text(&cols.error_code, i).is_empty() && cols.meters.iter().all(|m| m.get(i) == Ok(0))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -209,8 +208,8 @@ pub fn rate_slice(
             Ok(Outcome::OutOfRange) => rater.out.out_of_range += 1,
             Err((reason, message)) => rater.out.rejects.push(Reject {
                 source: source.clone(),
-                row: cols.row[i].unwrap_or(0),
-                request_id: cols.request_id[i].map(str::to_string),
+                row: cols.row.get(i).unwrap_or(0),
+                request_id: cols.request_id.get(i).map(str::to_string),
                 reason,
                 message,
             }),
@@ -289,8 +288,7 @@ impl<'c> SliceRater<'c> {
         if from.is_some_and(|f| row.at < f) || to.is_some_and(|t| row.at >= t) {
             return Ok(Outcome::OutOfRange);
         }
-        let raw_model = cols.model_id[i]
-            .map(str::trim)
+        let raw_model = Some(text(&cols.model_id, i))
             .filter(|s| !s.is_empty())
             .ok_or_else(|| (Reason::MissingValue, "model_id is empty".to_string()))?;
         if let Some(target) = self.ctx.capacity.get(raw_model) {
@@ -537,12 +535,12 @@ impl<'c> SliceRater<'c> {
         cost: Money,
     ) -> LineItem {
         let price = &self.ctx.catalog.rows[p];
-        let present = |v: &[Option<&'r str>]| v[i].map(str::trim).filter(|s| !s.is_empty());
+        let present = |v: &Texts<'r>| Some(text(v, i)).filter(|s| !s.is_empty());
         let labels = &mut self.labels;
-        let mut shared = |v: &[Option<&'r str>]| present(v).map(|s| labels.get(s));
+        let mut shared = |v: &Texts<'r>| present(v).map(|s| labels.get(s));
         LineItem {
             source: source.clone(),
-            row: cols.row[i].unwrap_or(0),
+            row: cols.row.get(i).unwrap_or(0),
             request_id: present(&cols.request_id).map(str::to_string),
             timestamp: row.at,
             account_id: shared(&cols.account_id),
@@ -600,8 +598,8 @@ impl<'c> SliceRater<'c> {
     }
 }
 
-fn text<'r>(v: &[Option<&'r str>], i: usize) -> &'r str {
-    v[i].map_or("", str::trim)
+fn text<'r>(v: &Texts<'r>, i: usize) -> &'r str {
+    v.get(i).map_or("", trimmed)
 }
 
 /// When every group key is a function of (model, region, scope, mode, tier, time),

@@ -43,10 +43,99 @@ pub const INT_COLUMNS: [&str; 7] = [
     "image_height",
 ];
 
+/// The Arrow arrays behind a text and an integer column.
+type TextArray = <StringType as PolarsDataType>::Array;
+type IntArray = <Int64Type as PolarsDataType>::Array;
+
+/// A text column of one batch. A single Arrow chunk is read in place, row by row as
+/// the rating asks (most batches: nothing is copied); anything else is collected.
+pub enum Texts<'a> {
+    Array(&'a TextArray),
+    Owned(Vec<Option<&'a str>>),
+}
+
+impl<'a> Texts<'a> {
+    pub fn of(c: &'a Column) -> PolarsResult<Texts<'a>> {
+        let ca = c.str()?;
+        Ok(match ca.chunks().len() {
+            1 => Texts::Array(ca.downcast_iter().next().expect("one chunk")),
+            _ => Texts::Owned(ca.iter().collect()),
+        })
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Texts::Array(a) => a.get(i),
+            Texts::Owned(v) => v[i],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Texts::Array(a) => a.len(),
+            Texts::Owned(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<'a> From<Vec<Option<&'a str>>> for Texts<'a> {
+    fn from(v: Vec<Option<&'a str>>) -> Texts<'a> {
+        Texts::Owned(v)
+    }
+}
+
+/// An Int64 column of one batch, read in place when it is a single chunk.
+pub enum Ints<'a> {
+    Array(&'a IntArray),
+    Owned(Vec<Option<i64>>),
+}
+
+impl<'a> Ints<'a> {
+    pub fn of(ca: &'a Int64Chunked) -> Ints<'a> {
+        match ca.chunks().len() {
+            1 => Ints::Array(ca.downcast_iter().next().expect("one chunk")),
+            _ => Ints::Owned(ca.iter().collect()),
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<i64> {
+        match self {
+            Ints::Array(a) => a
+                .validity()
+                .is_none_or(|v| v.get_bit(i))
+                .then(|| a.value(i)),
+            Ints::Owned(v) => v[i],
+        }
+    }
+}
+
+impl From<Vec<Option<i64>>> for Ints<'_> {
+    fn from(v: Vec<Option<i64>>) -> Self {
+        Ints::Owned(v)
+    }
+}
+
+/// `s` without surrounding whitespace; text that starts and ends with a visible
+/// ASCII byte (nearly all of it) is returned as it is, without a scan.
+#[inline]
+pub fn trimmed(s: &str) -> &str {
+    let visible = |c: &u8| *c > b' ' && *c < 0x80;
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if visible(a) && visible(z) => s,
+        _ => s.trim(),
+    }
+}
+
 /// A count column as logged: native integers or text to be parsed.
 pub enum Counts<'a> {
-    Int(Vec<Option<i64>>),
-    Text(Vec<Option<&'a str>>),
+    Int(Ints<'a>),
+    Text(Texts<'a>),
 }
 
 impl Counts<'_> {
@@ -54,11 +143,11 @@ impl Counts<'_> {
     /// error carrying the value as written.
     pub fn get(&self, i: usize) -> Result<u64, String> {
         match self {
-            Counts::Int(v) => match v[i] {
+            Counts::Int(v) => match v.get(i) {
                 None => Ok(0),
                 Some(n) => u64::try_from(n).map_err(|_| n.to_string()),
             },
-            Counts::Text(v) => match v[i].map(str::trim) {
+            Counts::Text(v) => match v.get(i).map(trimmed) {
                 None | Some("") => Ok(0),
                 Some(s) => parse_count(s).ok_or_else(|| s.to_string()),
             },
@@ -80,10 +169,10 @@ fn parse_count(s: &str) -> Option<u64> {
     digits.parse::<i64>().ok().map(|n| n as u64)
 }
 
-/// The timestamp column: instants already typed, or RFC 3339 text.
+/// The timestamp column: instants already typed (in their unit), or RFC 3339 text.
 pub enum Instants<'a> {
-    Micros(Vec<Option<i64>>),
-    Text(Vec<Option<&'a str>>),
+    Typed(Ints<'a>, TimeUnit),
+    Text(Texts<'a>),
 }
 
 /// What is wrong with a row's timestamp.
@@ -95,8 +184,13 @@ pub enum BadInstant {
 impl Instants<'_> {
     pub fn get(&self, i: usize) -> Result<i64, BadInstant> {
         match self {
-            Instants::Micros(v) => v[i].ok_or(BadInstant::Missing),
-            Instants::Text(v) => match v[i].map(str::trim) {
+            Instants::Typed(v, unit) => match (v.get(i), unit) {
+                (None, _) => Err(BadInstant::Missing),
+                (Some(t), TimeUnit::Nanoseconds) => Ok(t.div_euclid(1000)),
+                (Some(t), TimeUnit::Microseconds) => Ok(t),
+                (Some(t), TimeUnit::Milliseconds) => Ok(t * 1000),
+            },
+            Instants::Text(v) => match v.get(i).map(trimmed) {
                 None | Some("") => Err(BadInstant::Missing),
                 Some(s) => parse_instant(s).ok_or_else(|| BadInstant::Unparsable(s.to_string())),
             },
@@ -107,119 +201,73 @@ impl Instants<'_> {
 /// One batch of canonical usage rows.
 pub struct UsageColumns<'a> {
     pub len: usize,
-    pub row: Vec<Option<i64>>,
+    pub row: Ints<'a>,
     pub timestamp: Instants<'a>,
-    pub region: Vec<Option<&'a str>>,
-    pub model_id: Vec<Option<&'a str>>,
-    pub mode: Vec<Option<&'a str>>,
-    pub service_tier: Vec<Option<&'a str>>,
-    pub request_id: Vec<Option<&'a str>>,
-    pub account_id: Vec<Option<&'a str>>,
-    pub principal: Vec<Option<&'a str>>,
-    pub image_quality: Vec<Option<&'a str>>,
-    pub tags: Vec<Option<&'a str>>,
-    pub inference_region: Vec<Option<&'a str>>,
-    pub error_code: Vec<Option<&'a str>>,
+    pub region: Texts<'a>,
+    pub model_id: Texts<'a>,
+    pub mode: Texts<'a>,
+    pub service_tier: Texts<'a>,
+    pub request_id: Texts<'a>,
+    pub account_id: Texts<'a>,
+    pub principal: Texts<'a>,
+    pub image_quality: Texts<'a>,
+    pub tags: Texts<'a>,
+    pub inference_region: Texts<'a>,
+    pub error_code: Texts<'a>,
     pub meters: [Counts<'a>; 5],
     pub image_width: Counts<'a>,
     pub image_height: Counts<'a>,
 }
 
 impl<'a> UsageColumns<'a> {
-    /// Column vectors are built in parallel (this runs once per batch, before the
-    /// parallel rating, so it would otherwise be a sequential stretch).
+    /// The batch's columns, read in place where they are single Arrow chunks (the
+    /// readers make them so); nothing is decoded until a row is rated.
     pub fn from_frame(df: &'a DataFrame) -> PolarsResult<UsageColumns<'a>> {
-        use rayon::prelude::*;
-        let text = |name: &str| -> PolarsResult<Vec<Option<&'a str>>> {
-            Ok(df.column(name)?.str()?.iter().collect())
-        };
+        let text = |name: &str| Texts::of(df.column(name)?);
         let counts = |name: &str| -> PolarsResult<Counts<'a>> {
             let c = df.column(name)?;
             Ok(match c.dtype() {
-                DataType::String => Counts::Text(c.str()?.iter().collect()),
-                _ => Counts::Int(c.i64()?.iter().collect()),
+                DataType::String => Counts::Text(Texts::of(c)?),
+                _ => Counts::Int(Ints::of(c.i64()?)),
             })
         };
-        // Every text column but the timestamp (the last), in TEXT_COLUMNS order.
-        let names = &TEXT_COLUMNS[..TEXT_COLUMNS.len() - 1];
-        let (texts, (ints, (row, timestamp))) = rayon::join(
-            || {
-                names
-                    .par_iter()
-                    .map(|n| text(n))
-                    .collect::<PolarsResult<Vec<_>>>()
-            },
-            || {
-                rayon::join(
-                    || {
-                        INT_COLUMNS
-                            .par_iter()
-                            .map(|n| counts(n))
-                            .collect::<PolarsResult<Vec<_>>>()
-                    },
-                    || {
-                        rayon::join(
-                            || -> PolarsResult<Vec<Option<i64>>> {
-                                Ok(df.column(ROW_COLUMN)?.i64()?.iter().collect())
-                            },
-                            || instants(df.column("timestamp")?),
-                        )
-                    },
-                )
-            },
-        );
-        let mut texts: std::collections::HashMap<&str, Vec<Option<&'a str>>> =
-            names.iter().copied().zip(texts?).collect();
-        let mut take = |name: &str| texts.remove(name).unwrap_or_default();
-        let mut ints = ints?.into_iter();
-        let mut next_count = || ints.next().unwrap_or(Counts::Int(Vec::new()));
         Ok(UsageColumns {
             len: df.height(),
-            row: row?,
-            timestamp: timestamp?,
-            region: take("region"),
-            model_id: take("model_id"),
-            mode: take("mode"),
-            service_tier: take("service_tier"),
-            request_id: take("request_id"),
-            account_id: take("account_id"),
-            principal: take("principal"),
-            image_quality: take("image_quality"),
-            tags: take("tags"),
-            inference_region: take("inference_region"),
-            error_code: take("error_code"),
+            row: Ints::of(df.column(ROW_COLUMN)?.i64()?),
+            timestamp: instants(df.column("timestamp")?)?,
+            region: text("region")?,
+            model_id: text("model_id")?,
+            mode: text("mode")?,
+            service_tier: text("service_tier")?,
+            request_id: text("request_id")?,
+            account_id: text("account_id")?,
+            principal: text("principal")?,
+            image_quality: text("image_quality")?,
+            tags: text("tags")?,
+            inference_region: text("inference_region")?,
+            error_code: text("error_code")?,
             meters: [
-                next_count(),
-                next_count(),
-                next_count(),
-                next_count(),
-                next_count(),
+                counts(METER_COLUMNS[0])?,
+                counts(METER_COLUMNS[1])?,
+                counts(METER_COLUMNS[2])?,
+                counts(METER_COLUMNS[3])?,
+                counts(METER_COLUMNS[4])?,
             ],
-            image_width: next_count(),
-            image_height: next_count(),
+            image_width: counts("image_width")?,
+            image_height: counts("image_height")?,
         })
     }
 }
 
 fn instants(c: &Column) -> PolarsResult<Instants<'_>> {
     Ok(match c.dtype() {
-        DataType::Datetime(unit, _) => {
-            let ca = c.datetime()?;
-            let to_micros = |v: i64| match unit {
-                TimeUnit::Nanoseconds => v.div_euclid(1000),
-                TimeUnit::Microseconds => v,
-                TimeUnit::Milliseconds => v * 1000,
-            };
-            Instants::Micros(ca.physical().iter().map(|v| v.map(to_micros)).collect())
-        }
+        DataType::Datetime(unit, _) => Instants::Typed(Ints::of(c.datetime()?.physical()), *unit),
         DataType::Date => {
             let days = c.date()?.physical().iter();
-            Instants::Micros(
-                days.map(|d| d.map(|d| i64::from(d) * MICROS_PER_DAY))
-                    .collect(),
-            )
+            let micros = days.map(|d| d.map(|d| i64::from(d) * MICROS_PER_DAY));
+            Instants::Typed(Ints::Owned(micros.collect()), TimeUnit::Microseconds)
         }
-        _ => Instants::Text(c.str()?.iter().collect()),
+        _ => Instants::Text(Texts::of(c)?),
     })
 }
 
@@ -241,12 +289,52 @@ mod tests {
     }
 
     #[test]
+    fn columns_read_in_place_or_collected_give_the_same_rows() {
+        let a = ["x", "", " y "].map(Some).to_vec();
+        let mut text = Series::new("t".into(), [a.clone(), vec![None, Some("z")]].concat());
+        let one = Column::from(text.clone());
+        text.append(&Series::new("t".into(), [Some("w"), None]))
+            .unwrap();
+        let two = Column::from(text);
+        let (one, two) = (Texts::of(&one).unwrap(), Texts::of(&two).unwrap());
+        assert!(matches!(one, Texts::Array(_)) && matches!(two, Texts::Owned(_)));
+        let expected = [
+            Some("x"),
+            Some(""),
+            Some(" y "),
+            None,
+            Some("z"),
+            Some("w"),
+            None,
+        ];
+        assert_eq!(
+            (0..5).map(|i| one.get(i)).collect::<Vec<_>>(),
+            expected[..5]
+        );
+        assert_eq!((0..7).map(|i| two.get(i)).collect::<Vec<_>>(), expected);
+        let mut ints = Int64Chunked::new("i".into(), [Some(1i64), None]);
+        let single = ints.clone();
+        ints.append(&Int64Chunked::new("i".into(), [Some(-3i64)]))
+            .unwrap();
+        let (single, both) = (Ints::of(&single), Ints::of(&ints));
+        assert!(matches!(single, Ints::Array(_)) && matches!(both, Ints::Owned(_)));
+        assert_eq!([single.get(0), single.get(1)], [Some(1), None]);
+        assert_eq!(
+            [both.get(0), both.get(1), both.get(2)],
+            [Some(1), None, Some(-3)]
+        );
+        assert_eq!(trimmed(" a\t"), "a");
+        assert_eq!(trimmed("a"), "a");
+        assert_eq!(trimmed("\u{a0}a"), "a");
+    }
+
+    #[test]
     fn missing_counts_are_zero_and_negatives_are_errors() {
-        let c = Counts::Int(vec![None, Some(5), Some(-3)]);
+        let c = Counts::Int(vec![None, Some(5), Some(-3)].into());
         assert_eq!(c.get(0), Ok(0));
         assert_eq!(c.get(1), Ok(5));
         assert_eq!(c.get(2), Err("-3".to_string()));
-        let t = Counts::Text(vec![Some(" "), Some("abc")]);
+        let t = Counts::Text(vec![Some(" "), Some("abc")].into());
         assert_eq!(t.get(0), Ok(0));
         assert_eq!(t.get(1), Err("abc".to_string()));
     }

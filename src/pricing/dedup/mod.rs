@@ -9,6 +9,7 @@ pub mod spill;
 
 // foldhash (polars' hasher): several times faster than SipHash on 16-byte keys, and
 // the set is not exposed to untrusted key choice beyond what the input already is.
+use crate::pricing::rows::{Texts, trimmed};
 use polars::prelude::PlHashSet as HashSet;
 
 /// Shards of the set: ids are spread by hash, so a batch is marked by all threads at
@@ -53,17 +54,9 @@ impl Key<'_> {
     }
 }
 
-/// `id` without surrounding whitespace, `None` if nothing is left (not an id). Ids
-/// that start and end with a visible ASCII byte, nearly all, are taken as they are.
+/// `id` without surrounding whitespace, `None` if nothing is left (not an id).
 pub(crate) fn significant(id: Option<&str>) -> Option<&str> {
-    let id = id?;
-    let visible = |c: &u8| *c > b' ' && *c < 0x80;
-    let bytes = id.as_bytes();
-    let id = match (bytes.first(), bytes.last()) {
-        (Some(a), Some(z)) if visible(a) && visible(z) => id,
-        _ => id.trim(),
-    };
-    (!id.is_empty()).then_some(id)
+    Some(trimmed(id?)).filter(|id| !id.is_empty())
 }
 
 impl Default for SeenIds {
@@ -95,12 +88,12 @@ impl SeenIds {
     /// Records a batch of ids (trimmed; empty ones are not ids) and returns which
     /// were seen before, earlier in the run or earlier in the batch: the same answer
     /// as inserting them one by one, computed by the shards in parallel.
-    pub fn mark(&mut self, ids: &[Option<&str>]) -> Vec<bool> {
+    pub fn mark(&mut self, ids: &Texts) -> Vec<bool> {
         use rayon::prelude::*;
-        let keys: Vec<Option<(usize, Key)>> = ids
-            .par_iter()
-            .map(|id| {
-                let key = Key::of(significant(*id)?);
+        let keys: Vec<Option<(usize, Key)>> = (0..ids.len())
+            .into_par_iter()
+            .map(|i| {
+                let key = Key::of(significant(ids.get(i))?);
                 Some((key.shard(), key))
             })
             .collect();
@@ -208,8 +201,8 @@ mod tests {
                 .collect();
             let (a, b) = ids.split_at(split.min(ids.len()));
             let mut batched = SeenIds::default();
-            let mut got = batched.mark(a);
-            got.extend(batched.mark(b));
+            let mut got = batched.mark(&a.to_vec().into());
+            got.extend(batched.mark(&b.to_vec().into()));
             proptest::prop_assert_eq!(got, expected);
         }
     }

@@ -7,6 +7,7 @@
 
 use super::{Key, significant};
 use crate::error::{Error, Result};
+use crate::pricing::rows::Texts;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -51,21 +52,18 @@ impl Spill {
     /// Records a batch of ids, row `first + i` for `ids[i]` (trimmed; empty ones are
     /// not ids): encoded in parallel chunks, each into a buffer per part, then written
     /// chunk by chunk, so each part file stays in ordinal order.
-    pub fn push_batch(&mut self, ids: &[Option<&str>], first: u64) -> Result<()> {
+    pub fn push_batch(&mut self, ids: &Texts, first: u64) -> Result<()> {
         use rayon::prelude::*;
-        let chunk = ids
-            .len()
-            .div_ceil(rayon::current_num_threads() * 4)
-            .max(4096);
-        let chunks: Vec<Vec<Vec<u8>>> = ids
-            .par_chunks(chunk)
-            .enumerate()
-            .map(|(c, ids)| {
+        let len = ids.len();
+        let chunk = len.div_ceil(rayon::current_num_threads() * 4).max(4096);
+        let chunks: Vec<Vec<Vec<u8>>> = (0..len.div_ceil(chunk))
+            .into_par_iter()
+            .map(|c| {
                 let mut parts = vec![Vec::new(); PARTS];
-                for (i, id) in ids.iter().enumerate() {
-                    if let Some(id) = significant(*id) {
+                for i in c * chunk..((c + 1) * chunk).min(len) {
+                    if let Some(id) = significant(ids.get(i)) {
                         let key = Key::of(id);
-                        let ordinal = first + (c * chunk + i) as u64;
+                        let ordinal = first + i as u64;
                         encode(&mut parts[part_of(&key)], &key, ordinal);
                     }
                 }
@@ -224,7 +222,7 @@ mod tests {
             let mut set = super::super::SeenIds::default();
             for (n, chunk) in ids.chunks(batch).enumerate() {
                 let got = listed.mark((n * batch) as u64, chunk.len());
-                prop_assert_eq!(got, set.mark(chunk));
+                prop_assert_eq!(got, set.mark(&chunk.to_vec().into()));
             }
         }
     }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::pricing::rows::{Counts, Instants};
+use crate::pricing::rows::{Counts, Instants, Ints};
 use crate::report::summarize;
 use proptest::prelude::*;
 
@@ -36,23 +36,26 @@ fn some(s: &str) -> Option<&str> {
 }
 
 fn columns(rows: &[Row]) -> UsageColumns<'_> {
-    let text = |f: &dyn Fn(&Row) -> &str| rows.iter().map(|r| some(f(r))).collect::<Vec<_>>();
-    let meter = |m: usize| Counts::Text(rows.iter().map(|r| some(r.meters[m])).collect());
+    let text = |f: &dyn Fn(&Row) -> &str| {
+        Texts::Owned(rows.iter().map(|r| some(f(r))).collect::<Vec<_>>())
+    };
+    let none = || Texts::Owned(vec![None; rows.len()]);
+    let meter = |m: usize| Counts::Text(text(&|r| r.meters[m]));
     UsageColumns {
         len: rows.len(),
-        row: (1..=rows.len() as i64).map(Some).collect(),
+        row: Ints::Owned((1..=rows.len() as i64).map(Some).collect()),
         timestamp: Instants::Text(text(&|r| r.ts)),
         region: text(&|r| r.region),
         model_id: text(&|r| r.model),
         mode: text(&|r| r.mode),
         service_tier: text(&|r| r.tier),
         request_id: text(&|r| r.request_id.as_str()),
-        account_id: vec![None; rows.len()],
-        principal: vec![None; rows.len()],
+        account_id: none(),
+        principal: none(),
         image_quality: text(&|r| r.size.2),
         tags: text(&|r| r.tags),
-        inference_region: vec![None; rows.len()],
-        error_code: vec![None; rows.len()],
+        inference_region: none(),
+        error_code: none(),
         meters: [meter(0), meter(1), meter(2), meter(3), meter(4)],
         image_width: Counts::Text(text(&|r| r.size.0)),
         image_height: Counts::Text(text(&|r| r.size.1)),
