@@ -11,16 +11,16 @@ use crate::capacity::{
 use crate::catalog::PriceCatalog;
 use crate::catalog::terms::UsageType;
 use crate::error::{Error, Result};
-use crate::ingest::{self, Batch, InputFile};
+use crate::ingest::{self, Batch, InputFile, Unreadable};
 use crate::pricing::allocate::{Allocation, CapacitySplit, split_exact};
-use crate::pricing::dedup::SeenIds;
 use crate::pricing::dedup::spill::{Listed, Spill};
+use crate::pricing::dedup::{SeenIds, in_claim_order, split_flags};
 use crate::pricing::group::{Charged, GroupKey, Tallies};
 use crate::pricing::money::{Money, Quantity};
 use crate::pricing::rate::{RateContext, Rated, Reject, rate_slice};
 use crate::pricing::reasons::Reason;
-use crate::pricing::rows::Texts;
 use crate::pricing::rows::UsageColumns;
+use crate::pricing::rows::{Ints, ROW_COLUMN, Texts};
 use crate::progress::Progress;
 use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
 use crate::report::output::{self, PartitionedSink, Partitioning, Staging};
@@ -113,11 +113,18 @@ fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<V
         // are the run's row for row; of Parquet only the id column is decoded.
         let ids_only = ingest::Projection::RequestIds;
         ingest::read_projected(file, cfg.batch_rows, ids_only, |batch| {
-            let ids = batch
-                .frame
-                .column("request_id")
-                .and_then(Texts::of)
-                .map_err(|e| Error::input(&file.path, e))?;
+            let err = |e| Error::input(&file.path, e);
+            let ids = Texts::of(batch.frame.column("request_id").map_err(err)?).map_err(err)?;
+            let rejected = rejected_ids(&batch.unreadable);
+            let claimed = match rejected.is_empty() {
+                true => None,
+                // Readers that reject records also number rows.
+                false => {
+                    let rows = batch.frame.column(ROW_COLUMN).and_then(|c| c.i64());
+                    in_claim_order(&ids, &Ints::of(rows.map_err(err)?), &rejected)
+                }
+            };
+            let ids = claimed.map_or(ids, |(_, ids)| ids);
             spill.push_batch(&ids, ordinal)?;
             ordinal += ids.len() as u64;
             Ok(())
@@ -128,6 +135,14 @@ fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<V
     let duplicates = spill.duplicates();
     std::fs::remove_dir_all(dir).ok();
     duplicates
+}
+
+/// The file row and request id of each record a reader rejected.
+fn rejected_ids(unreadable: &[Unreadable]) -> Vec<(i64, Option<&str>)> {
+    unreadable
+        .iter()
+        .map(|u| (u.row, u.request_id.as_deref()))
+        .collect()
 }
 
 /// The partitioned tables a run writes (and so may remove stale partitions of).
@@ -457,7 +472,7 @@ impl<'c> RunState<'c> {
 
     fn rate_batch(&mut self, batch: &Batch, source: &Arc<str>, path: &Path) -> Result<u64> {
         let cols = UsageColumns::from_frame(&batch.frame).map_err(|e| Error::input(path, e))?;
-        let duplicate = self.mark_duplicates(&cols);
+        let (duplicate, repeated) = self.mark_duplicates(&cols, &batch.unreadable);
         let ctx = RateContext {
             catalog: &self.cfg.catalog,
             group_by: &self.keys,
@@ -475,7 +490,9 @@ impl<'c> RunState<'c> {
         for part in rated {
             self.merge(part)?;
         }
-        let unreadable = batch.unreadable.iter().map(|u| Reject {
+        // A rejected record whose id was claimed before is a duplicate, not a reject.
+        let unreadable = batch.unreadable.iter().zip(&repeated);
+        let unreadable = unreadable.filter(|(_, r)| !**r).map(|(u, _)| Reject {
             source: source.clone(),
             row: u.row,
             request_id: u.request_id.clone(),
@@ -491,14 +508,28 @@ impl<'c> RunState<'c> {
         Ok(read)
     }
 
-    fn mark_duplicates(&mut self, cols: &UsageColumns) -> Vec<bool> {
-        let duplicate = match &mut self.duplicates {
-            Duplicates::Memory(seen) => seen.mark(&cols.request_id),
-            Duplicates::Listed(listed) => listed.mark(self.ordinal, cols.len),
+    /// Flags the batch's repeated request ids, for its readable rows and for the
+    /// records its reader rejected, in the order they claim ids (`dedup::claims`).
+    fn mark_duplicates(
+        &mut self,
+        cols: &UsageColumns,
+        unreadable: &[Unreadable],
+    ) -> (Vec<bool>, Vec<bool>) {
+        let total = cols.len + unreadable.len();
+        let (ordinal, duplicates) = (self.ordinal, &mut self.duplicates);
+        let mut mark = |ids: &Texts| match duplicates {
+            Duplicates::Memory(seen) => seen.mark(ids),
+            Duplicates::Listed(listed) => listed.mark(ordinal, total),
         };
-        self.ordinal += cols.len as u64;
-        self.counts.duplicate += duplicate.iter().filter(|d| **d).count() as u64;
-        duplicate
+        let (readable, rejected) =
+            match in_claim_order(&cols.request_id, &cols.row, &rejected_ids(unreadable)) {
+                None => (mark(&cols.request_id), Vec::new()),
+                Some((order, ids)) => split_flags(&order, &mark(&ids), cols.len),
+            };
+        self.ordinal += total as u64;
+        let repeats = readable.iter().chain(&rejected).filter(|d| **d).count();
+        self.counts.duplicate += repeats as u64;
+        (readable, rejected)
     }
 
     fn merge(&mut self, part: Rated) -> Result<()> {

@@ -160,3 +160,52 @@ fn duplicates_across_logs_and_tables_count_once() {
     let (_, dir) = run_csv(&[&s3(), &table], &["--profiles", &profiles()]);
     assert_eq!(manifest(dir.path())["rows"]["duplicate"], 2);
 }
+
+#[test]
+fn a_rejected_record_claims_its_request_id_like_a_priced_one() {
+    let record = |id: &str, version: &str| {
+        serde_json::json!({
+            "schemaType": "ModelInvocationLog", "schemaVersion": version,
+            "timestamp": "2025-11-01T08:00:00Z", "accountId": "111122223333",
+            "region": "us-east-1", "requestId": id, "operation": "InvokeModel",
+            "modelId": "amazon.nova-lite-v1:0",
+            "input": {"inputTokenCount": 1000}, "output": {"outputTokenCount": 10}
+        })
+        .to_string()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // The first copy of r-bad is rejected by the reader (schema 2.0): later copies,
+    // readable or not, are duplicates; a rejected copy of priced r-ok is one too.
+    let a = [
+        record("r-bad", "2.0"),
+        record("r-bad", "1.0"),
+        record("r-ok", "1.0"),
+        record("r-ok", "2.0"),
+    ];
+    std::fs::write(tmp.path().join("a.json"), a.join("\n")).unwrap();
+    std::fs::write(tmp.path().join("b.json"), record("r-bad", "2.0")).unwrap();
+    for extra in [
+        &["--dedup", "memory"][..],
+        &["--dedup", "disk"],
+        &["--dedup", "disk", "--batch-rows", "1"],
+        &["--dedup", "memory", "--batch-rows", "1"],
+    ] {
+        let (o, dir) = run_csv(&[tmp.path()], extra);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(
+            manifest(dir.path())["rows"],
+            serde_json::json!({"read": 5, "priced": 1, "rejected": 1, "duplicate": 3, "not_billable": 0, "out_of_range": 0}),
+            "{extra:?}"
+        );
+        let rejects = read_csv(&dir.path().join("out/rejects.csv"));
+        let rejected: Vec<_> = rejects
+            .iter()
+            .map(|r| (&r["row"], &r["request_id"]))
+            .collect();
+        assert_eq!(
+            rejected,
+            [(&"1".to_string(), &"r-bad".to_string())],
+            "{extra:?}"
+        );
+    }
+}

@@ -9,7 +9,7 @@ pub mod spill;
 
 // foldhash (polars' hasher): several times faster than SipHash on 16-byte keys, and
 // the set is not exposed to untrusted key choice beyond what the input already is.
-use crate::pricing::rows::{Texts, trimmed};
+use crate::pricing::rows::{Ints, Texts, trimmed};
 use polars::prelude::PlHashSet as HashSet;
 
 /// Shards of the set: ids are spread by hash, so a batch is marked by all threads at
@@ -128,6 +128,68 @@ impl SeenIds {
     }
 }
 
+/// A record of a batch, in the order records claim request ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Readable row `i` of the batch's frame.
+    Row(usize),
+    /// Record `j` of those its reader rejected.
+    Unreadable(usize),
+}
+
+/// The order in which a batch's records claim request ids: its `rows` readable rows
+/// (file row `row(i)`) and the records its reader rejected (file rows `rejected`),
+/// merged by file row, so the first copy of an id in the file wins whether or not it
+/// could be read. Both inputs ascend, as readers emit them.
+pub fn claims(rows: usize, row: impl Fn(usize) -> i64, rejected: &[i64]) -> Vec<Claim> {
+    let mut order = Vec::with_capacity(rows + rejected.len());
+    let (mut i, mut j) = (0, 0);
+    while i < rows || j < rejected.len() {
+        let take_row = j == rejected.len() || (i < rows && row(i) <= rejected[j]);
+        match take_row {
+            true => (order.push(Claim::Row(i)), i += 1),
+            false => (order.push(Claim::Unreadable(j)), j += 1),
+        };
+    }
+    order
+}
+
+/// A batch's request ids in claim order, with that order; `None` when its reader
+/// rejected nothing (then claim order is the frame's). `rejected`: each rejected
+/// record's file row and request id, if it had one.
+pub fn in_claim_order<'a>(
+    ids: &Texts<'a>,
+    row: &Ints,
+    rejected: &[(i64, Option<&'a str>)],
+) -> Option<(Vec<Claim>, Texts<'a>)> {
+    if rejected.is_empty() {
+        return None;
+    }
+    let rows: Vec<i64> = rejected.iter().map(|r| r.0).collect();
+    let order = claims(ids.len(), |i| row.get(i).unwrap_or(0), &rows);
+    let claimed: Vec<Option<&str>> = order
+        .iter()
+        .map(|c| match *c {
+            Claim::Row(i) => ids.get(i),
+            Claim::Unreadable(j) => rejected[j].1,
+        })
+        .collect();
+    Some((order, Texts::Owned(claimed)))
+}
+
+/// Flags in claim order, back to (readable rows, rejected records).
+pub fn split_flags(order: &[Claim], flags: &[bool], rows: usize) -> (Vec<bool>, Vec<bool>) {
+    let mut readable = vec![false; rows];
+    let mut rejected = vec![false; order.len() - rows];
+    for (c, &flag) in order.iter().zip(flags) {
+        match *c {
+            Claim::Row(i) => readable[i] = flag,
+            Claim::Unreadable(j) => rejected[j] = flag,
+        }
+    }
+    (readable, rejected)
+}
+
 /// The value of a lowercase `8-4-4-4-12` hex UUID; `None` for anything else.
 pub(crate) fn canonical_uuid(id: &str) -> Option<u128> {
     let b: &[u8; 36] = id.as_bytes().try_into().ok()?;
@@ -235,6 +297,24 @@ mod tests {
             let expected = Some(id.trim()).filter(|s| !s.is_empty());
             proptest::prop_assert_eq!(significant(Some(&id)), expected);
         }
+    }
+
+    #[test]
+    fn claims_merge_rows_and_rejected_records_by_file_row() {
+        let rows = [2i64, 3, 7];
+        let order = claims(rows.len(), |i| rows[i], &[1, 5, 9]);
+        use Claim::*;
+        let expected = [
+            Unreadable(0),
+            Row(0),
+            Row(1),
+            Unreadable(1),
+            Row(2),
+            Unreadable(2),
+        ];
+        assert_eq!(order, expected);
+        assert_eq!(claims(2, |i| i as i64, &[]), [Row(0), Row(1)]);
+        assert_eq!(claims(0, |_| 0, &[4]), [Unreadable(0)]);
     }
 
     #[test]
