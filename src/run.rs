@@ -17,7 +17,7 @@ use crate::pricing::dedup::spill::{Listed, Spill};
 use crate::pricing::dedup::{SeenIds, in_claim_order, split_flags};
 use crate::pricing::group::{Charged, GroupKey, Tallies};
 use crate::pricing::money::{Money, Quantity};
-use crate::pricing::rate::{RateContext, Rated, Reject, rate_slice};
+use crate::pricing::rate::{RateCache, RateContext, Rated, Reject, rate_slice_with};
 use crate::pricing::reasons::Reason;
 use crate::pricing::rows::UsageColumns;
 use crate::pricing::rows::{Ints, ROW_COLUMN, Texts};
@@ -30,7 +30,7 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A validated `run` request.
 pub struct RunConfig {
@@ -407,6 +407,8 @@ struct RunState<'c> {
     shares: HashMap<(String, String), u128>,
     /// What usage is tallied by (`RunConfig::tally_keys`).
     keys: Vec<GroupKey>,
+    /// Each rating thread's lookups, kept across slices and batches.
+    caches: Vec<Mutex<RateCache>>,
 }
 
 impl<'c> RunState<'c> {
@@ -444,6 +446,9 @@ impl<'c> RunState<'c> {
             capacity_models,
             invocations: Invocations::new(),
             shares: HashMap::new(),
+            caches: (0..rayon::current_num_threads())
+                .map(|_| Mutex::new(RateCache::default()))
+                .collect(),
         })
     }
 
@@ -483,9 +488,18 @@ impl<'c> RunState<'c> {
             allocation: &self.cfg.allocation,
             split: self.cfg.split,
         };
+        let caches = &self.caches;
         let rated: Vec<Rated> = slices(cols.len, self.cfg.threads)
             .into_par_iter()
-            .map(|range| rate_slice(&ctx, &cols, &duplicate, range, source))
+            .map(|range| {
+                // The rating thread's own cache; a fresh one if it is somehow busy.
+                let mut own = rayon::current_thread_index()
+                    .and_then(|t| caches.get(t))
+                    .and_then(|c| c.try_lock().ok());
+                let mut fresh = RateCache::default();
+                let cache = own.as_deref_mut().unwrap_or(&mut fresh);
+                rate_slice_with(&ctx, cache, &cols, &duplicate, range, source)
+            })
             .collect();
         for part in rated {
             self.merge(part)?;

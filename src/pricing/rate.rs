@@ -190,6 +190,7 @@ struct Valid<'r> {
 }
 
 /// Rates rows `range` of `cols`, skipping those marked duplicate.
+#[cfg(test)]
 pub fn rate_slice(
     ctx: &RateContext,
     cols: &UsageColumns,
@@ -197,7 +198,26 @@ pub fn rate_slice(
     range: Range<usize>,
     source: &Arc<str>,
 ) -> Rated {
-    let mut rater = SliceRater::new(ctx);
+    rate_slice_with(
+        ctx,
+        &mut RateCache::default(),
+        cols,
+        duplicate,
+        range,
+        source,
+    )
+}
+
+/// `rate_slice` with the lookups a rating thread keeps across slices.
+pub fn rate_slice_with(
+    ctx: &RateContext,
+    cache: &mut RateCache,
+    cols: &UsageColumns,
+    duplicate: &[bool],
+    range: Range<usize>,
+    source: &Arc<str>,
+) -> Rated {
+    let mut rater = SliceRater::new(ctx, cache);
     for i in range {
         if duplicate[i] {
             continue;
@@ -218,45 +238,49 @@ pub fn rate_slice(
     rater.finish()
 }
 
-struct SliceRater<'c> {
-    ctx: &'c RateContext<'c>,
+/// Lookups that depend only on the run's context (catalog, profiles, allocation), not
+/// on a slice's groups: each rating thread keeps one for the whole run, so a slice
+/// does not warm them again (at 16M rows, two threads made 558k catalog lookups
+/// instead of 280k when every slice started cold).
+#[derive(Default)]
+pub struct RateCache {
     models: Interner,
     regions: Interner,
     resolved: PlHashMap<String, Result<(u32, Scope), Failure>>,
     prices: PlHashMap<PriceKey, Option<usize>>,
-    day_codes: Vec<PlHashMap<i64, u32>>,
     /// Tags strings already checked to be a JSON object of strings.
     valid_tags: PlHashSet<String>,
     /// Meter prices per row key (`row_prices`).
     row_prices: PlHashMap<PriceKey, [Option<usize>; 5]>,
+    /// Shared copies of the text line items repeat.
+    labels: Labels,
+    /// Cost center by `account \u{1f} principal \u{1f} tags`.
+    centers: PlHashMap<String, String>,
+}
+
+struct SliceRater<'c> {
+    ctx: &'c RateContext<'c>,
+    cache: &'c mut RateCache,
+    day_codes: Vec<PlHashMap<i64, u32>>,
     /// Group ids per row key, when the keys allow (`fast_group_id`), and the time
     /// bucket that key uses.
     group_cache: PlHashMap<(u32, u32, Scope, Mode, Tier, i64), u32>,
     group_bucket: Option<i64>,
     scratch: Vec<u32>,
-    /// Shared copies of the text line items repeat.
-    labels: Labels,
     /// Rows' tags are parsed for grouping or allocation.
     need_tags: bool,
-    /// Cost center by `account \u{1f} principal \u{1f} tags`, and a key buffer.
-    centers: PlHashMap<String, String>,
+    /// Key buffer for `RateCache::centers`.
     center_key: String,
     out: Rated,
 }
 
 impl<'c> SliceRater<'c> {
-    fn new(ctx: &'c RateContext<'c>) -> SliceRater<'c> {
+    fn new(ctx: &'c RateContext<'c>, cache: &'c mut RateCache) -> SliceRater<'c> {
         let dims = ctx.group_by.len();
         SliceRater {
             ctx,
-            models: Interner::default(),
-            regions: Interner::default(),
-            resolved: PlHashMap::default(),
-            prices: PlHashMap::default(),
+            cache,
             day_codes: vec![PlHashMap::default(); dims],
-            valid_tags: PlHashSet::default(),
-            labels: Labels::default(),
-            row_prices: PlHashMap::default(),
             group_cache: PlHashMap::default(),
             group_bucket: row_key_bucket(ctx.group_by),
             scratch: Vec::with_capacity(dims),
@@ -265,7 +289,6 @@ impl<'c> SliceRater<'c> {
                     .group_by
                     .iter()
                     .any(|k| matches!(k, GroupKey::Tag(_) | GroupKey::Tags)),
-            centers: PlHashMap::default(),
             center_key: String::new(),
             out: Rated {
                 tallies: Tallies::new(dims),
@@ -283,7 +306,7 @@ impl<'c> SliceRater<'c> {
         if not_billable(cols, i) {
             return Ok(Outcome::NotBillable);
         }
-        let row = validate(cols, i, self.need_tags, &mut self.valid_tags)?;
+        let row = validate(cols, i, self.need_tags, &mut self.cache.valid_tags)?;
         let (from, to) = self.ctx.window;
         if from.is_some_and(|f| row.at < f) || to.is_some_and(|t| row.at >= t) {
             return Ok(Outcome::OutOfRange);
@@ -295,7 +318,7 @@ impl<'c> SliceRater<'c> {
             return self.rate_capacity_invocation(cols, i, source, raw_model, target, row);
         }
         let (model, scope) = self.resolve(raw_model)?;
-        let region = self.regions.code(row.region);
+        let region = self.cache.regions.code(row.region);
         let prices = self.row_prices(model, region, scope, &row);
         let mut priced = [None; 5];
         for (m, usage) in UsageType::METERS.iter().enumerate() {
@@ -338,13 +361,13 @@ impl<'c> SliceRater<'c> {
     }
 
     fn resolve(&mut self, raw: &str) -> Result<(u32, Scope), Failure> {
-        if let Some(r) = self.resolved.get(raw) {
+        if let Some(r) = self.cache.resolved.get(raw) {
             return r.clone();
         }
         let mapped = self.ctx.profiles.get(raw).map(String::as_str);
         let r = match resolve_model_id(mapped.unwrap_or(raw)) {
             Ok(m) if self.ctx.catalog.knows_model(&m.model_id) => {
-                Ok((self.models.code(&m.model_id), m.scope))
+                Ok((self.cache.models.code(&m.model_id), m.scope))
             }
             Ok(m) => Err((
                 Reason::UnknownModel,
@@ -367,7 +390,7 @@ impl<'c> SliceRater<'c> {
             )),
             Err(Unresolved::Empty) => Err((Reason::MissingValue, "model_id is empty".to_string())),
         };
-        self.resolved.insert(raw.to_string(), r.clone());
+        self.cache.resolved.insert(raw.to_string(), r.clone());
         r
     }
 
@@ -392,8 +415,8 @@ impl<'c> SliceRater<'c> {
             epoch: catalog.epoch(row.at),
             image: row.image,
         };
-        let model_id = self.models.value(model);
-        *self.row_prices.entry(key).or_insert_with(|| {
+        let model_id = self.cache.models.value(model);
+        *self.cache.row_prices.entry(key).or_insert_with(|| {
             UsageType::METERS.map(|usage| {
                 catalog.find(&Query {
                     model_id,
@@ -412,7 +435,7 @@ impl<'c> SliceRater<'c> {
     }
 
     fn no_price(&self, model: u32, scope: Scope, usage: UsageType, row: &Valid) -> Failure {
-        let model_id = self.models.value(model);
+        let model_id = self.cache.models.value(model);
         let image = row.image.filter(|_| usage == UsageType::Images);
         (
             Reason::NoPrice,
@@ -488,7 +511,7 @@ impl<'c> SliceRater<'c> {
                     self.out.tallies.groups.dim(d).code(&center)
                 }
                 GroupKey::ModelId => {
-                    let v = self.models.value(model).to_string();
+                    let v = self.cache.models.value(model).to_string();
                     self.out.tallies.groups.dim(d).code(&v)
                 }
                 GroupKey::Mode => self.out.tallies.groups.dim(d).code(row.mode.as_str()),
@@ -536,7 +559,7 @@ impl<'c> SliceRater<'c> {
     ) -> LineItem {
         let price = &self.ctx.catalog.rows[p];
         let present = |v: &Texts<'r>| Some(text(v, i)).filter(|s| !s.is_empty());
-        let labels = &mut self.labels;
+        let labels = &mut self.cache.labels;
         let mut shared = |v: &Texts<'r>| present(v).map(|s| labels.get(s));
         LineItem {
             source: source.clone(),
@@ -547,7 +570,7 @@ impl<'c> SliceRater<'c> {
             principal: shared(&cols.principal),
             tags: shared(&cols.tags),
             inference_region: shared(&cols.inference_region),
-            model_id: labels.get(self.models.value(model)),
+            model_id: labels.get(self.cache.models.value(model)),
             requested_model_id: labels.get(text(&cols.model_id, i)),
             scope,
             region: labels.get(row.region),
@@ -581,7 +604,7 @@ impl<'c> SliceRater<'c> {
         for part in [account, "\u{1f}", principal, "\u{1f}", text(&cols.tags, i)] {
             self.center_key.push_str(part);
         }
-        if let Some(c) = self.centers.get(&self.center_key) {
+        if let Some(c) = self.cache.centers.get(&self.center_key) {
             return c.clone();
         }
         let center = self
@@ -589,7 +612,9 @@ impl<'c> SliceRater<'c> {
             .allocation
             .cost_center(account, principal, row.tags.as_ref())
             .to_string();
-        self.centers.insert(self.center_key.clone(), center.clone());
+        self.cache
+            .centers
+            .insert(self.center_key.clone(), center.clone());
         center
     }
 

@@ -22,7 +22,7 @@ impl SliceRater<'_> {
         let mode = target.usage.capacity_mode().unwrap_or(Mode::OnDemand);
         let row = Valid { mode, ..row };
         let price = self.capacity_price(arn, target, &row)?;
-        let model = self.models.code(&target.priced_model);
+        let model = self.cache.models.code(&target.priced_model);
         let group = self.group_id(cols, i, model, Scope::InRegion, &row);
         for (m, usage) in UsageType::METERS.iter().enumerate() {
             let Some(quantity) = Some(row.quantities[m]).filter(|q| *q > 0) else {
@@ -47,7 +47,7 @@ impl SliceRater<'_> {
                     Money::ZERO,
                 );
                 item.unit_price = Money::ZERO;
-                item.requested_model_id = self.labels.get(arn);
+                item.requested_model_id = self.cache.labels.get(arn);
                 item.cost_center = self.allocated(cols, i, &row);
                 self.out.line_items.push(item);
             }
@@ -82,8 +82,8 @@ impl SliceRater<'_> {
         row: &Valid,
     ) -> Result<usize, Failure> {
         let key = PriceKey {
-            model: self.models.code(arn),
-            region: self.regions.code(row.region),
+            model: self.cache.models.code(arn),
+            region: self.cache.regions.code(row.region),
             scope: Scope::InRegion,
             mode: row.mode,
             tier: Tier::Standard,
@@ -92,7 +92,7 @@ impl SliceRater<'_> {
             image: None,
         };
         let catalog = self.ctx.catalog;
-        let found = *self.prices.entry(key).or_insert_with(|| {
+        let found = *self.cache.prices.entry(key).or_insert_with(|| {
             catalog.find(&Query {
                 model_id: &target.priced_model,
                 region: row.region,

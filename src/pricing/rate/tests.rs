@@ -63,6 +63,11 @@ fn columns(rows: &[Row]) -> UsageColumns<'_> {
 }
 
 fn rate(rows: &[Row], range: Range<usize>) -> Rated {
+    rate_with(rows, range, &mut RateCache::default())
+}
+
+/// Rates with a cache that may have served other slices (as a rating thread's does).
+fn rate_with(rows: &[Row], range: Range<usize>, cache: &mut RateCache) -> Rated {
     let catalog = PriceCatalog::embedded().unwrap();
     let group_by = [
         GroupKey::ModelId,
@@ -71,8 +76,9 @@ fn rate(rows: &[Row], range: Range<usize>) -> Rated {
     ];
     let ctx = RateContext::plain(&catalog, &group_by, true);
     let cols = columns(rows);
-    rate_slice(
+    rate_slice_with(
         &ctx,
+        cache,
         &cols,
         &vec![false; rows.len()],
         range,
@@ -320,7 +326,11 @@ proptest! {
     fn split_and_merged_equals_whole(rows in prop::collection::vec(arb_row(), 1..60), cut in 0usize..60) {
         let cut = cut.min(rows.len());
         let whole = rate(&rows, 0..rows.len());
-        let (a, b) = (rate(&rows, 0..cut), rate(&rows, cut..rows.len()));
+        // The halves share one warm cache, as consecutive slices on one thread do;
+        // the whole starts cold.
+        let mut cache = RateCache::default();
+        let a = rate_with(&rows, 0..cut, &mut cache);
+        let b = rate_with(&rows, cut..rows.len(), &mut cache);
         let mut merged = a.tallies;
         merged.absorb(b.tallies);
         prop_assert_eq!(merged.by_values(), whole.tallies.by_values());
