@@ -17,14 +17,14 @@ use crate::pricing::dedup::spill::{Listed, Spill};
 use crate::pricing::dedup::{SeenIds, in_claim_order, split_flags};
 use crate::pricing::group::{Charged, GroupKey, Tallies};
 use crate::pricing::money::{Money, Quantity};
-use crate::pricing::rate::{RateCache, RateContext, Rated, Reject, rate_slice_with};
+use crate::pricing::rate::{LineItem, RateCache, RateContext, Rated, Reject, rate_slice_with};
 use crate::pricing::reasons::Reason;
 use crate::pricing::rows::UsageColumns;
 use crate::pricing::rows::{Ints, ROW_COLUMN, Texts};
 use crate::progress::Progress;
 use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
 use crate::report::output::{self, PartitionedSink, Partitioning, Staging};
-use crate::report::sink::{self, Format, TableSink};
+use crate::report::sink::{self, Background, Format, TableSink};
 use crate::report::{self, Summary, focus};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -399,7 +399,8 @@ struct RunState<'c> {
     counts: RowCounts,
     by_reason: BTreeMap<&'static str, u64>,
     rejects: Box<dyn TableSink>,
-    line_items: Option<Box<dyn TableSink>>,
+    /// Line items, turned into tables and written on their own thread.
+    line_items: Option<Background<Vec<LineItem>>>,
     registry: Registry,
     capacity_models: CapacityModels,
     invocations: Invocations,
@@ -420,7 +421,7 @@ impl<'c> RunState<'c> {
     ) -> Result<RunState<'c>> {
         let rejects = sink::open(cfg.format, dir, "rejects", &report::reject_schema())?;
         let schema = report::line_item_schema();
-        let line_items: Option<Box<dyn TableSink>> = match (cfg.line_items, &cfg.partition) {
+        let sink: Option<Box<dyn TableSink>> = match (cfg.line_items, &cfg.partition) {
             (false, _) => None,
             (true, None) => Some(sink::open(cfg.format, dir, "line_items", &schema)?),
             (true, Some(p)) => Some(Box::new(PartitionedSink::new(
@@ -441,7 +442,7 @@ impl<'c> RunState<'c> {
             counts: RowCounts::default(),
             by_reason: BTreeMap::new(),
             rejects,
-            line_items,
+            line_items: sink.map(|s| Background::spawn("line_items", s, report::line_item_table)),
             registry,
             capacity_models,
             invocations: Invocations::new(),
@@ -565,7 +566,7 @@ impl<'c> RunState<'c> {
             self.rejects.write(report::reject_table(&part.rejects))?;
         }
         if let Some(sink) = self.line_items.as_mut() {
-            sink.write(report::line_item_table(part.line_items))?;
+            sink.write(part.line_items)?;
         }
         Ok(())
     }
@@ -618,7 +619,7 @@ impl<'c> RunState<'c> {
             }
         }
         if let Some(sink) = self.line_items.as_mut() {
-            sink.write(report::line_item_table(items))?;
+            sink.write(items)?;
         }
         Ok(())
     }

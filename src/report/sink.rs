@@ -10,7 +10,9 @@ use polars::prelude::{ParquetCompression, ParquetWriter, StatisticsOptions};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 131_072;
@@ -32,10 +34,73 @@ impl Format {
 }
 
 /// A report being written.
-pub trait TableSink {
+pub trait TableSink: Send {
     fn write(&mut self, rows: Table) -> Result<()>;
     /// Flushes and closes; returns the number of rows written.
     fn finish(self: Box<Self>) -> Result<u64>;
+}
+
+/// A sink written on its own thread: `write` hands rows over (at most `WAITING`
+/// batches queued, so memory stays bounded) and returns, so turning them into a table
+/// and encoding it overlap the rating; batches are written in the order given.
+pub struct Background<T: Send + 'static> {
+    name: String,
+    send: Option<SyncSender<T>>,
+    thread: Option<JoinHandle<Result<u64>>>,
+}
+
+const WAITING: usize = 4;
+
+impl<T: Send + 'static> Background<T> {
+    pub fn spawn(name: &str, mut sink: Box<dyn TableSink>, to_table: fn(T) -> Table) -> Self {
+        let (send, recv) = sync_channel::<T>(WAITING);
+        let work = move || {
+            for rows in recv {
+                sink.write(to_table(rows))?;
+            }
+            sink.finish()
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("{name}-writer"))
+            .spawn(work)
+            .expect("spawn a report writer thread");
+        Background {
+            name: name.to_string(),
+            send: Some(send),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn write(&mut self, rows: T) -> Result<()> {
+        match self.send.as_ref().map(|s| s.send(rows)) {
+            Some(Ok(())) => Ok(()),
+            // The writer stopped early: its error.
+            _ => match self.join() {
+                Err(e) => Err(e),
+                Ok(_) => Err(Error::output(
+                    Path::new(&self.name),
+                    "report writer stopped",
+                )),
+            },
+        }
+    }
+
+    /// Waits for everything handed over to be written; the number of rows.
+    pub fn finish(mut self) -> Result<u64> {
+        drop(self.send.take());
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<u64> {
+        let panicked = || Error::output(Path::new(&self.name), "report writer panicked");
+        match self.thread.take() {
+            Some(thread) => thread.join().unwrap_or_else(|_| Err(panicked())),
+            None => Err(Error::output(
+                Path::new(&self.name),
+                "report writer stopped",
+            )),
+        }
+    }
 }
 
 /// Opens `<dir>/<stem>.<ext>` for writing.
@@ -172,5 +237,65 @@ impl Write for SharedFile {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.lock()?.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::table::Values;
+
+    /// Records the row count of each table; fails on the `fail_at`-th write.
+    struct Recording {
+        seen: Arc<Mutex<Vec<usize>>>,
+        fail_at: Option<usize>,
+    }
+
+    impl TableSink for Recording {
+        fn write(&mut self, rows: Table) -> Result<()> {
+            let mut seen = self.seen.lock().unwrap();
+            if Some(seen.len()) == self.fail_at {
+                return Err(Error::output(Path::new("x"), "disk full"));
+            }
+            seen.push(rows.len());
+            Ok(())
+        }
+
+        fn finish(self: Box<Self>) -> Result<u64> {
+            Ok(self.seen.lock().unwrap().iter().sum::<usize>() as u64)
+        }
+    }
+
+    fn rows(n: usize) -> Table {
+        Table {
+            names: vec!["n".into()],
+            columns: vec![Values::Int(vec![Some(1); n])],
+        }
+    }
+
+    #[test]
+    fn a_background_sink_writes_in_order_and_reports_the_writers_error() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Box::new(Recording {
+            seen: seen.clone(),
+            fail_at: None,
+        });
+        let mut background = Background::spawn("t", sink, rows);
+        for n in 1..=20 {
+            background.write(n).unwrap();
+        }
+        assert_eq!(background.finish().unwrap(), 210);
+        assert_eq!(*seen.lock().unwrap(), (1..=20).collect::<Vec<_>>());
+
+        let failing = Box::new(Recording {
+            seen: Arc::new(Mutex::new(Vec::new())),
+            fail_at: Some(3),
+        });
+        let mut background = Background::spawn("t", failing, rows);
+        // The failure surfaces on a later write (once the queue backs up) or at finish.
+        let written: Result<()> = (1..=20).try_for_each(|n| background.write(n));
+        let outcome = written.and_then(|()| background.finish().map(|_| ()));
+        let message = outcome.unwrap_err().to_string();
+        assert!(message.contains("disk full"), "{message}");
     }
 }
