@@ -115,13 +115,12 @@ fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<V
         ingest::read_projected(file, cfg.batch_rows, ids_only, |batch| {
             let err = |e| Error::input(&file.path, e);
             let ids = Texts::of(batch.frame.column("request_id").map_err(err)?).map_err(err)?;
-            let rejected = rejected_ids(&batch.unreadable);
-            let claimed = match rejected.is_empty() {
+            let claimed = match batch.unreadable.is_empty() {
                 true => None,
                 // Readers that reject records also number rows.
                 false => {
                     let rows = batch.frame.column(ROW_COLUMN).and_then(|c| c.i64());
-                    in_claim_order(&ids, &Ints::of(rows.map_err(err)?), &rejected)
+                    in_claim_order(&ids, &Ints::of(rows.map_err(err)?), &batch.unreadable)
                 }
             };
             let ids = claimed.map_or(ids, |(_, ids)| ids);
@@ -135,14 +134,6 @@ fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<V
     let duplicates = spill.duplicates();
     std::fs::remove_dir_all(dir).ok();
     duplicates
-}
-
-/// The file row and request id of each record a reader rejected.
-fn rejected_ids(unreadable: &[Unreadable]) -> Vec<(i64, Option<&str>)> {
-    unreadable
-        .iter()
-        .map(|u| (u.row, u.request_id.as_deref()))
-        .collect()
 }
 
 /// The partitioned tables a run writes (and so may remove stale partitions of).
@@ -536,11 +527,10 @@ impl<'c> RunState<'c> {
             Duplicates::Memory(seen) => seen.mark(ids),
             Duplicates::Listed(listed) => listed.mark(ordinal, total),
         };
-        let (readable, rejected) =
-            match in_claim_order(&cols.request_id, &cols.row, &rejected_ids(unreadable)) {
-                None => (mark(&cols.request_id), Vec::new()),
-                Some((order, ids)) => split_flags(&order, &mark(&ids), cols.len),
-            };
+        let (readable, rejected) = match in_claim_order(&cols.request_id, &cols.row, unreadable) {
+            None => (mark(&cols.request_id), Vec::new()),
+            Some((order, ids)) => split_flags(&order, &mark(&ids), cols.len),
+        };
         self.ordinal += total as u64;
         let repeats = readable.iter().chain(&rejected).filter(|d| **d).count();
         self.counts.duplicate += repeats as u64;

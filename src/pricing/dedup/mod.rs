@@ -9,6 +9,7 @@ pub mod spill;
 
 // foldhash (polars' hasher): several times faster than SipHash on 16-byte keys, and
 // the set is not exposed to untrusted key choice beyond what the input already is.
+use crate::ingest::Unreadable;
 use crate::pricing::rows::{Ints, Texts, trimmed};
 use polars::prelude::PlHashSet as HashSet;
 
@@ -155,23 +156,23 @@ pub fn claims(rows: usize, row: impl Fn(usize) -> i64, rejected: &[i64]) -> Vec<
 }
 
 /// A batch's request ids in claim order, with that order; `None` when its reader
-/// rejected nothing (then claim order is the frame's). `rejected`: each rejected
-/// record's file row and request id, if it had one.
+/// rejected nothing (then claim order is the frame's). `row`: the file row of each
+/// readable row.
 pub fn in_claim_order<'a>(
     ids: &Texts<'a>,
     row: &Ints,
-    rejected: &[(i64, Option<&'a str>)],
+    rejected: &'a [Unreadable],
 ) -> Option<(Vec<Claim>, Texts<'a>)> {
     if rejected.is_empty() {
         return None;
     }
-    let rows: Vec<i64> = rejected.iter().map(|r| r.0).collect();
+    let rows: Vec<i64> = rejected.iter().map(|u| u.row).collect();
     let order = claims(ids.len(), |i| row.get(i).unwrap_or(0), &rows);
     let claimed: Vec<Option<&str>> = order
         .iter()
         .map(|c| match *c {
             Claim::Row(i) => ids.get(i),
-            Claim::Unreadable(j) => rejected[j].1,
+            Claim::Unreadable(j) => rejected[j].request_id.as_deref(),
         })
         .collect();
     Some((order, Texts::Owned(claimed)))
