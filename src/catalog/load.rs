@@ -46,7 +46,7 @@ fn parse_checked(name: &str, text: &str) -> Result<(Vec<CatalogRow>, Vec<String>
         .from_reader(text.as_bytes());
     let header = reader
         .headers()
-        .map_err(|e| vec![format!("{name}: unreadable header: {e}")])?;
+        .map_err(|e| vec![format!("{name}:1: unreadable header: {e}")])?;
     let index = column_index(name, header)?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
@@ -82,18 +82,73 @@ fn column_index(
         .enumerate()
         .map(|(i, h)| (h.trim().to_string(), i))
         .collect();
-    let missing: Vec<_> = REQUIRED
+    let found = crate::error::clip(&header.iter().collect::<Vec<_>>().join(", "));
+    let mut problems: Vec<String> = REQUIRED
         .iter()
         .filter(|c| !index.contains_key(**c))
-        .collect();
-    if missing.is_empty() {
-        return Ok(index);
-    }
-    let found = header.iter().collect::<Vec<_>>().join(", ");
-    Err(missing
-        .iter()
         .map(|c| format!("{name}:1: missing required column \"{c}\" (found: {found})"))
-        .collect())
+        .collect();
+    let mut unknown: Vec<(&String, &usize)> = index
+        .iter()
+        .filter(|(h, _)| !COLUMNS.contains(&h.as_str()))
+        .collect();
+    unknown.sort_by_key(|(_, i)| **i);
+    for (h, _) in unknown {
+        let hint = nearest_column(h).map_or(String::new(), |c| format!("; did you mean \"{c}\"?"));
+        problems.push(format!(
+            "{name}:1: unknown column \"{}\" (columns: {}){hint}",
+            crate::error::clip(h),
+            COLUMNS.join(", ")
+        ));
+    }
+    if header.len() != index.len() {
+        problems.push(format!(
+            "{name}:1: a column is named twice (found: {found})"
+        ));
+    }
+    match problems.is_empty() {
+        true => Ok(index),
+        false => Err(problems),
+    }
+}
+
+/// The catalog column a misspelled header most likely means: within 3 edits.
+fn nearest_column(header: &str) -> Option<&'static str> {
+    let header = header.to_ascii_lowercase();
+    COLUMNS
+        .iter()
+        .map(|c| (edit_distance(&header, c), *c))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance between two short strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// ISO 4217: three upper-case ASCII letters.
+fn currency(value: &str) -> Result<String, String> {
+    match value {
+        "" => Ok("USD".to_string()),
+        v if v.len() == 3 && v.bytes().all(|b| b.is_ascii_uppercase()) => Ok(v.to_string()),
+        v => Err(format!(
+            "currency \"{}\" is not an ISO 4217 code (three upper-case letters, such as USD)",
+            crate::error::clip(v)
+        )),
+    }
 }
 
 fn parse_row(line: usize, raw: Vec<String>) -> Result<CatalogRow, String> {
@@ -161,11 +216,7 @@ fn parse_row(line: usize, raw: Vec<String>) -> Result<CatalogRow, String> {
         mode,
         usage_type,
         unit_price,
-        currency: if f(6).is_empty() {
-            "USD".to_string()
-        } else {
-            f(6).to_string()
-        },
+        currency: currency(f(6))?,
         scope: optional(f(7), Scope::parse, "scope")?,
         tier: Tier::parse_or_standard(f(8)).ok_or_else(|| {
             format!(

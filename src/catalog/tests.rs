@@ -177,6 +177,37 @@ fn bad_values_are_reported_with_file_and_line() {
 }
 
 #[test]
+fn misspelled_optional_columns_are_errors_with_a_suggestion() {
+    // Before: "efective_to" was ignored, so a row meant for one window priced all time.
+    let text = "model_id,region,mode,usage_type,price,per,efective_to,servce_tier,colour\nm,*,on_demand,input_tokens,1,1,2025-01-01,flex,red\n";
+    let p = PriceCatalog::parse("t.csv", text).unwrap_err();
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(
+        p[0].starts_with("t.csv:1: unknown column \"efective_to\""),
+        "{p:?}"
+    );
+    assert!(p[0].ends_with("did you mean \"effective_to\"?"), "{p:?}");
+    assert!(p[1].ends_with("did you mean \"service_tier\"?"), "{p:?}");
+    assert!(!p[2].contains("did you mean"), "{p:?}");
+}
+
+#[test]
+fn currency_is_an_iso_4217_code() {
+    let p = problems(
+        "m,*,on_demand,input_tokens,1,1,usd,,,,,,,,\nm,*,batch,input_tokens,1,1,US$,,,,,,,,\n",
+    );
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p[0].contains("currency \"usd\" is not an ISO 4217 code"),
+        "{p:?}"
+    );
+    assert_eq!(
+        catalog("m,*,on_demand,input_tokens,1,1,EUR,,,,,,,,\n").rows[0].currency,
+        "EUR"
+    );
+}
+
+#[test]
 fn missing_required_column_names_it() {
     let p = PriceCatalog::parse(
         "t.csv",
