@@ -311,7 +311,7 @@ fn activity<'r>(
 fn bill_windows(biller: &Biller, who: &Subject, cmu: i128, anchor: i64, windows: i64) -> Outcome {
     let mut sums = Prorater::default();
     biller
-        .units(anchor, WINDOW, windows)
+        .units(anchor, WINDOW, windows)?
         .into_iter()
         .map(|(at, n)| {
             let cmu_minutes = (i128::from(n) * 5 * cmu, 1);

@@ -249,6 +249,10 @@ impl Billed {
 }
 
 pub(crate) type Failure = (Reason, String);
+
+/// The most pieces one capacity record is cut into (about 11 years of hours): past
+/// it the record is rejected rather than grown without bound.
+pub const MAX_PIECES: usize = 100_000;
 type Outcome = std::result::Result<Vec<Charge>, Failure>;
 
 /// What pricing capacity needs to know about the run.
@@ -283,28 +287,45 @@ impl Biller<'_> {
         (lo < hi).then_some((lo, hi))
     }
 
-    /// The pieces of `[lo, hi)` inside the window.
-    fn pieces(&self, lo: i64, hi: i64) -> Vec<(i64, i64)> {
+    /// The pieces of `[lo, hi)` inside the window; a record that would be cut into
+    /// more than `MAX_PIECES` is rejected before they are made.
+    fn pieces(&self, lo: i64, hi: i64) -> std::result::Result<Vec<(i64, i64)>, Failure> {
         let Some((lo, hi)) = self.clip(lo, hi) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        span::pieces(lo, hi, |t| {
+        let cut = |t: i64| {
             let mut cut = span::next_month_start(t);
             if let Some(len) = self.cut {
                 cut = cut.min((t.div_euclid(len) + 1) * len);
             }
             self.catalog.next_boundary(t).map_or(cut, |b| cut.min(b))
+        };
+        span::pieces(lo, hi, MAX_PIECES, cut).ok_or_else(|| {
+            (
+                Reason::BadInterval,
+                format!(
+                    "{} to {} would be cut into more than {MAX_PIECES} report pieces; narrow the run with --from/--to, or group by a longer period",
+                    format_instant(lo),
+                    format_instant(hi)
+                ),
+            )
         })
     }
 
     /// Units of length `unit` anchored at `anchor` (`count` of them), as one
     /// (piece start, units starting in the piece) per piece that has any.
-    fn units(&self, anchor: i64, unit: i64, count: i64) -> Vec<(i64, i64)> {
-        self.pieces(anchor, anchor + count * unit)
+    fn units(
+        &self,
+        anchor: i64,
+        unit: i64,
+        count: i64,
+    ) -> std::result::Result<Vec<(i64, i64)>, Failure> {
+        Ok(self
+            .pieces(anchor, anchor.saturating_add(count.saturating_mul(unit)))?
             .into_iter()
             .map(|(lo, hi)| (lo, span::starts_in(anchor, unit, count, lo, hi)))
             .filter(|&(_, n)| n > 0)
-            .collect()
+            .collect())
     }
 
     /// Prices `numerator ÷ denominator` units of `usage` for `who`, at `at`; the
@@ -384,7 +405,7 @@ impl Biller<'_> {
     /// existed in each month: `size × existed ÷ month length` months.
     fn storage(&self, who: &Subject, usage: UsageType, size: i128, lo: i64, hi: i64) -> Outcome {
         let mut sums = Prorater::default();
-        self.pieces(lo, hi)
+        self.pieces(lo, hi)?
             .into_iter()
             .map(|(a, b)| {
                 let fraction = (size * i128::from(b - a), i128::from(span::month_length(a)));

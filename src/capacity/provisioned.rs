@@ -95,7 +95,7 @@ fn bill_record(
         HourPolicy::Started => {
             let hours = started_units(start, end, MICROS_PER_HOUR);
             biller
-                .units(start, MICROS_PER_HOUR, hours)
+                .units(start, MICROS_PER_HOUR, hours)?
                 .into_iter()
                 .map(|(at, n)| {
                     let mu_hours = (units * i128::from(n), 1);
@@ -104,7 +104,7 @@ fn bill_record(
                 .collect()
         }
         HourPolicy::Exact => biller
-            .pieces(start, end)
+            .pieces(start, end)?
             .into_iter()
             .map(|(lo, hi)| {
                 let mu_hours = (units * i128::from(hi - lo), i128::from(MICROS_PER_HOUR));

@@ -26,15 +26,24 @@ fn ceil_div(n: i64, d: i64) -> i64 {
 
 /// Cuts `[lo, hi)` at every instant `next(t)` names (month starts, day starts, price
 /// changes): each piece lies in one month, one day when grouping by day, one price.
-pub fn pieces(lo: i64, hi: i64, next: impl Fn(i64) -> i64) -> Vec<(i64, i64)> {
+/// `None` past `limit` pieces, before more are made.
+pub fn pieces(
+    lo: i64,
+    hi: i64,
+    limit: usize,
+    next: impl Fn(i64) -> i64,
+) -> Option<Vec<(i64, i64)>> {
     let mut out = Vec::new();
     let mut t = lo;
     while t < hi {
+        if out.len() == limit {
+            return None;
+        }
         let cut = next(t).clamp(t + 1, hi);
         out.push((t, cut));
         t = cut;
     }
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -74,8 +83,10 @@ mod tests {
         let p = pieces(
             at("2025-01-31T12:00:00Z"),
             at("2025-02-01T06:00:00Z"),
+            10,
             next_month_start,
-        );
+        )
+        .unwrap();
         assert_eq!(
             p,
             vec![
@@ -83,6 +94,14 @@ mod tests {
                 (at("2025-02-01"), at("2025-02-01T06:00:00Z"))
             ]
         );
+    }
+
+    #[test]
+    fn pieces_stop_at_the_limit() {
+        let hour = |t: i64| (t.div_euclid(MICROS_PER_HOUR) + 1) * MICROS_PER_HOUR;
+        let day = 24 * MICROS_PER_HOUR;
+        assert_eq!(pieces(0, day, 24, hour).map(|p| p.len()), Some(24));
+        assert_eq!(pieces(0, day + 1, 24, hour), None);
     }
 
     proptest! {
