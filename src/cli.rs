@@ -62,9 +62,18 @@ pub struct RunArgs {
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
-    /// Output directory; replaced as a whole, and only when the run succeeds.
+    /// Output directory: new, empty, or holding a previous billrun run of the same
+    /// layout; replaced as a whole (or, with --partition-by, the partitions the run
+    /// covers), and only when the run succeeds. A directory holding anything else, or
+    /// an input, is refused.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+
+    /// Replace a previous billrun run in --out whole even when its layout differs
+    /// (flat vs partitioned, day vs month, csv vs parquet). Never replaces files
+    /// billrun did not write.
+    #[arg(long)]
+    pub replace: bool,
 
     /// Price catalog CSV [default: the embedded list-price catalog].
     #[arg(long, value_name = "FILE")]
@@ -93,7 +102,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub line_items: bool,
 
-    /// Worker threads [default: all cores].
+    /// Worker threads [default: all cores; at most 4 per core].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 

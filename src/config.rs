@@ -18,10 +18,17 @@ use std::path::Path;
 
 pub fn run_config(args: RunArgs) -> Result<RunConfig> {
     let group_by = parse_group_by(&args.group_by)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = match args.threads {
         Some(0) => return Err(Error::Usage("--threads must be at least 1".into())),
+        Some(n) if n > max_threads(cores) => {
+            return Err(Error::Usage(format!(
+                "--threads {n} is more than {} (4 per core on this machine's {cores}); more threads only add memory",
+                max_threads(cores)
+            )));
+        }
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => cores,
     };
     if args.batch_rows == 0 {
         return Err(Error::Usage("--batch-rows must be at least 1".into()));
@@ -41,6 +48,15 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
         instant(args.from.as_deref(), "--from")?,
         instant(args.to.as_deref(), "--to")?,
     );
+    if let (Some(from), Some(to)) = window
+        && to <= from
+    {
+        return Err(Error::Usage(format!(
+            "--to {} is not after --from {}: the window [from, to) would hold no usage",
+            args.to.as_deref().unwrap_or_default(),
+            args.from.as_deref().unwrap_or_default()
+        )));
+    }
     let partition = args.partition_by.map(|p| Partitioning {
         key: match p {
             PartitionArg::Day => GroupKey::Day,
@@ -81,6 +97,7 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
         window,
         partition,
         allocation,
+        replace: args.replace,
         dedup: match args.dedup {
             DedupArg::Auto => DedupMode::Auto,
             DedupArg::Memory => DedupMode::Memory,
@@ -102,11 +119,19 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
     })
 }
 
+/// The most `--threads` allowed: 4 per core.
+pub fn max_threads(cores: usize) -> usize {
+    4 * cores.max(1)
+}
+
 fn instant(value: Option<&str>, flag: &str) -> Result<Option<i64>> {
     value
         .map(|v| {
             parse_instant(v).ok_or_else(|| {
-                Error::Usage(format!("{flag} \"{v}\" is not RFC 3339 or YYYY-MM-DD"))
+                Error::Usage(format!(
+                    "{flag} \"{}\" is not RFC 3339 or YYYY-MM-DD",
+                    crate::error::clip(v)
+                ))
             })
         })
         .transpose()

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, Batch, InputFile, Unreadable};
 use crate::pricing::allocate::{Allocation, CapacitySplit, split_exact};
 use crate::pricing::dedup::spill::{Listed, Spill};
-use crate::pricing::dedup::{SeenIds, in_claim_order, split_flags};
+use crate::pricing::dedup::{Claim, SeenIds, in_claim_order, split_flags, usage_print};
 use crate::pricing::group::{Charged, GroupKey, Tallies};
 use crate::pricing::money::{Money, Quantity};
 use crate::pricing::rate::{LineItem, RateCache, RateContext, Rated, Reject, rate_slice_with};
@@ -23,6 +23,7 @@ use crate::pricing::rows::UsageColumns;
 use crate::pricing::rows::{Ints, ROW_COLUMN, Texts};
 use crate::progress::Progress;
 use crate::report::manifest::{FileInfo, InputInfo, Manifest, RowCounts};
+use crate::report::outdir::{self, Layout};
 use crate::report::output::{self, PartitionedSink, Partitioning, Staging};
 use crate::report::sink::{self, Background, Format, TableSink};
 use crate::report::{self, Summary, focus};
@@ -61,6 +62,8 @@ pub struct RunConfig {
     pub split: Option<CapacitySplit>,
     /// `--dedup`: where request ids are kept.
     pub dedup: DedupMode,
+    /// `--replace`: a previous run of another layout in `--out` may be replaced whole.
+    pub replace: bool,
 }
 
 /// How duplicates are found (`--dedup`).
@@ -85,6 +88,34 @@ enum Duplicates {
 }
 
 impl RunConfig {
+    /// How this run lays out its reports under `--out`.
+    pub fn layout(&self) -> Layout {
+        let ext = self.format.extension().to_string();
+        match &self.partition {
+            None => Layout::Flat { ext },
+            Some(p) => Layout::Partitioned {
+                column: p.column().to_string(),
+                ext,
+            },
+        }
+    }
+
+    /// Every file or directory the run reads usage or capacity from.
+    pub fn read_paths(&self) -> Vec<PathBuf> {
+        let c = &self.capacity;
+        let tables = [
+            &c.provisioned,
+            &c.copies,
+            &c.imported_models,
+            &c.customization,
+        ];
+        self.inputs
+            .iter()
+            .chain(tables.into_iter().flatten())
+            .cloned()
+            .collect()
+    }
+
     /// The dimensions usage is tallied by: the summary's keys, then whatever the
     /// FOCUS dataset needs besides; each report is a projection of these.
     pub fn tally_keys(&self) -> Vec<GroupKey> {
@@ -102,9 +133,10 @@ impl RunConfig {
 }
 
 /// The first pass of `--dedup disk`: every request id with its row ordinal, spilled
-/// by hash part, then the ordinals of repeated ids, sorted. Reads the inputs exactly
-/// as the run will (same readers, same order), so ordinals match row for row.
-fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<Vec<u64>> {
+/// by hash part, then the ordinals of repeated ids with their first copies' ordinals,
+/// sorted. Reads the inputs exactly as the run will (same readers, same order), so
+/// ordinals match row for row.
+fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<Vec<(u64, u64)>> {
     let mut spill = Spill::create(dir)?;
     let mut ordinal = 0u64;
     let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
@@ -163,14 +195,26 @@ pub struct RunReport {
     pub totals: BTreeMap<String, Money>,
     /// Copy windows derived from invocations that could not be priced (not input rows).
     pub derived_rejected: u64,
+    /// Duplicates whose usage differs from the first copy's (counted as duplicates).
+    pub duplicate_conflicts: u64,
 }
 
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let started_at = chrono::Utc::now().to_rfc3339();
-    let (files, skipped) = match cfg.inputs.is_empty() {
-        true => (Vec::new(), Vec::new()),
-        false => ingest::discover(&cfg.inputs)?,
-    };
+    // Before anything is read: `--out` must be billrun's to replace.
+    let layout = cfg.layout();
+    let out_dir = outdir::claim(&cfg.out, &layout, cfg.replace, &cfg.read_paths())?;
+    let whole = out_dir.existing.as_ref() != Some(&layout);
+    let ingest::Discovered { files, skipped } = ingest::discover(&cfg.inputs)?;
+    if !skipped.is_empty() {
+        let first = &skipped[0];
+        eprintln!(
+            "billrun: {} file(s) skipped, not read as usage (e.g. {}: {}); all are listed in manifest.json",
+            skipped.len(),
+            crate::error::clip(&first.path),
+            first.reason
+        );
+    }
     let biller = Biller {
         catalog: &cfg.catalog,
         window: cfg.window,
@@ -190,7 +234,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     for path in &cfg.capacity.copies {
         copies.push(capacity::bill_copies(&biller, &mut registry, path)?);
     }
-    let staging = Staging::create(&cfg.out)?;
+    let staging = Staging::create(&out_dir)?;
     // Read once: invocations of provisioned models are recognised while rating, and
     // the records are billed after.
     let provisioned = cfg
@@ -202,10 +246,16 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let capacity_models = capacity::capacity_models(&registry, &provisioned);
     let mut state = RunState::open(cfg, staging.path(), registry, capacity_models)?;
     let bytes: u64 = files.iter().map(|f| f.bytes).sum();
+    let streams = files.iter().any(|f| f.stream);
     let on_disk = match cfg.dedup {
+        DedupMode::Disk if streams => {
+            return Err(Error::Usage(
+                "--dedup disk reads the inputs twice, and a FIFO can be read only once; use --dedup memory".into(),
+            ));
+        }
         DedupMode::Disk => true,
         DedupMode::Memory => false,
-        DedupMode::Auto => bytes > AUTO_DISK_BYTES,
+        DedupMode::Auto => bytes > AUTO_DISK_BYTES && !streams,
     };
     if on_disk {
         let spill = staging.path().join(".dedup");
@@ -264,6 +314,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
         false => cost_center_totals(&state, cfg)?,
     };
     let (counts, by_reason) = (state.counts, std::mem::take(&mut state.by_reason));
+    let conflicts = state.conflicts;
     let written = state.finish(&summary, staging.path())?;
     let totals = totals(&summary);
     let mut manifest = Manifest {
@@ -291,9 +342,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
             focus_charge_period: cfg.focus.as_ref().map(GroupKey::column_name),
         },
         inputs,
-        skipped_files: skipped.iter().map(|p| p.display().to_string()).collect(),
+        skipped_files: skipped,
         rows: counts,
         derived_windows_rejected: derived_rejected,
+        duplicate_conflicts: conflicts,
         rejects_by_reason: by_reason.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         totals: totals
             .iter()
@@ -314,7 +366,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
             let tables = partitioned_tables(cfg);
             Some(output::plan_partitions(
                 staging.path(),
-                &cfg.out,
+                (!whole).then_some(out_dir.path.as_path()),
                 p,
                 &tables,
                 covered,
@@ -328,12 +380,13 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     write_manifest(&manifest, staging.path())?;
     match plan {
         None => staging.commit()?,
-        Some(plan) => staging.commit_partitioned(&plan)?,
+        Some(plan) => staging.commit_partitioned(&plan, whole)?,
     }
     Ok(RunReport {
         rows: counts,
         totals,
         derived_rejected,
+        duplicate_conflicts: conflicts,
     })
 }
 
@@ -388,6 +441,8 @@ struct RunState<'c> {
     ordinal: u64,
     tallies: Tallies,
     counts: RowCounts,
+    /// Duplicates whose usage differs from the first copy's.
+    conflicts: u64,
     by_reason: BTreeMap<&'static str, u64>,
     rejects: Box<dyn TableSink>,
     /// Line items, turned into tables and written on their own thread.
@@ -431,6 +486,7 @@ impl<'c> RunState<'c> {
             tallies: Tallies::new(cfg.tally_keys().len()),
             keys: cfg.tally_keys(),
             counts: RowCounts::default(),
+            conflicts: 0,
             by_reason: BTreeMap::new(),
             rejects,
             line_items: sink.map(|s| Background::spawn("line_items", s, report::line_item_table)),
@@ -469,7 +525,7 @@ impl<'c> RunState<'c> {
 
     fn rate_batch(&mut self, batch: &Batch, source: &Arc<str>, path: &Path) -> Result<u64> {
         let cols = UsageColumns::from_frame(&batch.frame).map_err(|e| Error::input(path, e))?;
-        let (duplicate, repeated) = self.mark_duplicates(&cols, &batch.unreadable);
+        let (duplicate, repeated, conflicts) = self.mark_duplicates(&cols, &batch.unreadable);
         let ctx = RateContext {
             catalog: &self.cfg.catalog,
             group_by: &self.keys,
@@ -509,32 +565,75 @@ impl<'c> RunState<'c> {
             rejects: unreadable.collect(),
             ..Rated::default()
         })?;
+        self.report_conflicts(&cols, &conflicts, source)?;
         let read = (cols.len + batch.unreadable.len()) as u64;
         self.counts.read += read;
         Ok(read)
     }
 
     /// Flags the batch's repeated request ids, for its readable rows and for the
-    /// records its reader rejected, in the order they claim ids (`dedup::claims`).
+    /// records its reader rejected, in the order they claim ids (`dedup::claims`);
+    /// and the readable rows whose id was seen before with other usage.
     fn mark_duplicates(
         &mut self,
         cols: &UsageColumns,
         unreadable: &[Unreadable],
-    ) -> (Vec<bool>, Vec<bool>) {
+    ) -> (Vec<bool>, Vec<bool>, Vec<usize>) {
         let total = cols.len + unreadable.len();
-        let (ordinal, duplicates) = (self.ordinal, &mut self.duplicates);
-        let mut mark = |ids: &Texts| match duplicates {
-            Duplicates::Memory(seen) => seen.mark(ids),
-            Duplicates::Listed(listed) => listed.mark(ordinal, total),
+        let claims = in_claim_order(&cols.request_id, &cols.row, unreadable);
+        // The readable row at claim position `k`, if it is one.
+        let row_at = |k: usize| match &claims {
+            None => Some(k),
+            Some((order, _)) => match order[k] {
+                Claim::Row(i) => Some(i),
+                Claim::Unreadable(_) => None,
+            },
         };
-        let (readable, rejected) = match in_claim_order(&cols.request_id, &cols.row, unreadable) {
-            None => (mark(&cols.request_id), Vec::new()),
-            Some((order, ids)) => split_flags(&order, &mark(&ids), cols.len),
+        let print = |k: usize| row_at(k).map_or(0, |i| usage_print(cols, i));
+        let ids = claims.as_ref().map_or(&cols.request_id, |(_, ids)| ids);
+        let marks = match &mut self.duplicates {
+            Duplicates::Memory(seen) => {
+                let prints: Vec<u64> = (0..total).into_par_iter().map(print).collect();
+                seen.mark_printed(ids, &prints)
+            }
+            // Only the rows the first pass listed are printed.
+            Duplicates::Listed(listed) => listed.mark_printed(self.ordinal, total, print),
+        };
+        let conflicts = (0..total)
+            .filter(|&k| marks.conflict[k])
+            .filter_map(row_at)
+            .collect();
+        let (readable, rejected) = match &claims {
+            None => (marks.duplicate, Vec::new()),
+            Some((order, _)) => split_flags(order, &marks.duplicate, cols.len),
         };
         self.ordinal += total as u64;
         let repeats = readable.iter().chain(&rejected).filter(|d| **d).count();
         self.counts.duplicate += repeats as u64;
-        (readable, rejected)
+        (readable, rejected, conflicts)
+    }
+
+    /// A duplicate whose usage differs from the first copy's is still a duplicate
+    /// (the first wins), but is reported: a `duplicate_conflict` line in rejects,
+    /// not counted as a rejected row.
+    fn report_conflicts(
+        &mut self,
+        cols: &UsageColumns,
+        rows: &[usize],
+        source: &Arc<str>,
+    ) -> Result<()> {
+        let conflicts: Vec<Reject> = rows
+            .iter()
+            .map(|&i| Reject {
+                source: source.clone(),
+                row: cols.row.get(i).unwrap_or(0),
+                request_id: cols.request_id.get(i).map(str::to_string),
+                reason: Reason::DuplicateConflict,
+                message: "this request id was read before with other usage (model, region, mode, tier, token or image counts); the first copy is billed, this one counted as a duplicate".into(),
+            })
+            .collect();
+        self.conflicts += conflicts.len() as u64;
+        self.write_rejects(conflicts)
     }
 
     fn merge(&mut self, part: Rated) -> Result<()> {

@@ -5,6 +5,7 @@
 
 pub mod focus;
 pub mod manifest;
+pub mod outdir;
 pub mod output;
 pub mod sink;
 pub mod table;

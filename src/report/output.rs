@@ -8,6 +8,7 @@
 //! a reader sees a partition's old file or its new one, never a mix; a run killed
 //! before its commit changes nothing.
 
+use super::outdir::{self, OutDir};
 use super::sink::{self, Format, TableSink};
 use super::table::{Schema, Table, Values};
 use crate::error::{Error, Result};
@@ -24,37 +25,22 @@ pub const RUNS_DIR: &str = "_runs";
 pub struct Staging {
     tmp: PathBuf,
     out: PathBuf,
+    /// Where the fallback commit parks the old reports for a moment.
+    parked: PathBuf,
     committed: bool,
 }
 
 impl Staging {
-    pub fn create(out: &Path) -> Result<Staging> {
-        if out.is_file() {
-            return Err(Error::Usage(format!(
-                "--out {} is a file; it must be a directory",
-                out.display()
-            )));
-        }
-        let name = out.file_name().ok_or_else(|| {
-            Error::Usage(format!("--out {} has no directory name", out.display()))
-        })?;
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| Error::output(parent, e))?;
-        let tmp = parent.join(format!(
-            ".{}.billrun-tmp-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+    pub fn create(out: &OutDir) -> Result<Staging> {
+        let tmp = out.sibling("tmp");
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
         }
         std::fs::create_dir(&tmp).map_err(|e| Error::output(&tmp, e))?;
         Ok(Staging {
             tmp,
-            out: out.to_path_buf(),
+            out: out.path.clone(),
+            parked: out.sibling("old"),
             committed: false,
         })
     }
@@ -63,32 +49,37 @@ impl Staging {
         &self.tmp
     }
 
-    /// Swaps the finished reports into place: `--out` is replaced as a whole.
+    /// Swaps the finished reports into place: `--out` is replaced as a whole, in one
+    /// atomic exchange; the previous reports are then removed, if they are still only
+    /// billrun's (a file added to `--out` during the run is never removed).
     pub fn commit(mut self) -> Result<()> {
-        let old = self.tmp.with_file_name(format!(
-            ".{}.billrun-old-{}",
-            self.out
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        if self.out.exists() {
-            std::fs::rename(&self.out, &old).map_err(|e| Error::output(&self.out, e))?;
+        if !self.out.exists() {
+            std::fs::rename(&self.tmp, &self.out).map_err(|e| Error::output(&self.out, e))?;
+            self.committed = true;
+            return Ok(());
         }
-        std::fs::rename(&self.tmp, &self.out).map_err(|e| Error::output(&self.out, e))?;
+        let old = outdir::exchange(&self.tmp, &self.out, &self.parked)
+            .map_err(|e| Error::output(&self.out, e))?;
         self.committed = true;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e))?;
+        match outdir::inspect(&old) {
+            Ok(_) => std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e)),
+            Err(why) => {
+                eprintln!(
+                    "billrun: warning: the previous reports of {} changed during the run ({why}); they are kept in {}",
+                    self.out.display(),
+                    old.display()
+                );
+                Ok(())
+            }
         }
-        Ok(())
     }
 }
 
 impl Staging {
     /// Commits a partitioned run: the run's manifest and rejects move under
-    /// `_runs/<run>/`, then the partitions go into `out` (see `commit_partitions`).
-    pub fn commit_partitioned(mut self, plan: &PartitionPlan) -> Result<()> {
+    /// `_runs/<run>/`, then the partitions go into `out` one file at a time (see
+    /// `commit_partitions`), or, when `whole`, the staged tree replaces `out` at once.
+    pub fn commit_partitioned(mut self, plan: &PartitionPlan, whole: bool) -> Result<()> {
         let run_dir = self.tmp.join(RUNS_DIR).join(&plan.run);
         std::fs::create_dir_all(&run_dir).map_err(|e| Error::output(&run_dir, e))?;
         for entry in std::fs::read_dir(&self.tmp).map_err(|e| Error::output(&self.tmp, e))? {
@@ -97,6 +88,9 @@ impl Staging {
                 let name = path.file_name().unwrap_or_default();
                 std::fs::rename(&path, run_dir.join(name)).map_err(|e| Error::output(&path, e))?;
             }
+        }
+        if whole {
+            return self.commit();
         }
         commit_partitions(&self.tmp, &self.out, plan)?;
         self.committed = true;
@@ -297,12 +291,13 @@ pub struct PartitionPlan {
     pub removed: Vec<String>,
 }
 
-/// Plans the commit of `staged` into `out`. `covered`: the partitions the run is
+/// Plans the commit of `staged` into `out` (`None`: `out` is replaced whole, so
+/// nothing of it is kept or removed). `covered`: the partitions the run is
 /// responsible for (those of `--from`/`--to`, else those it wrote); `tables`: the
 /// partitioned tables this run writes.
 pub fn plan_partitions(
     staged: &Path,
-    out: &Path,
+    out: Option<&Path>,
     partitioning: &Partitioning,
     tables: &[&str],
     covered: Option<Vec<String>>,
@@ -317,7 +312,11 @@ pub fn plan_partitions(
     for table in tables {
         for label in &covered {
             let part = format!("{table}/{}={label}", partitioning.column());
-            if partitioning.dir(out, table, label)?.exists() && !written.contains(&part) {
+            let exists = match out {
+                Some(out) => partitioning.dir(out, table, label)?.exists(),
+                None => false,
+            };
+            if exists && !written.contains(&part) {
                 removed.push(part);
             }
         }
@@ -354,19 +353,17 @@ pub fn commit_partitions(staged: &Path, out: &Path, plan: &PartitionPlan) -> Res
     )
 }
 
-/// Puts directory `new` at `target`, replacing what was there.
+/// Puts directory `new` at `target`, replacing what was there in one exchange; `new`
+/// then holds the old directory and goes with the staging.
 fn replace_dir(new: &Path, target: &Path) -> Result<()> {
     let parent = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::output(parent, e))?;
-    let old = target.with_extension(format!("old-{}", std::process::id()));
-    if target.exists() {
-        std::fs::rename(target, &old).map_err(|e| Error::output(target, e))?;
+    if !target.exists() {
+        return std::fs::rename(new, target).map_err(|e| Error::output(target, e));
     }
-    std::fs::rename(new, target).map_err(|e| Error::output(target, e))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e))?;
-    }
-    Ok(())
+    let parked = new.with_file_name(".parked");
+    let old = outdir::exchange(new, target, &parked).map_err(|e| Error::output(target, e))?;
+    std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e))
 }
 
 #[cfg(test)]
