@@ -44,3 +44,27 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Longest text quoted from input in a message (a header, a value, a path).
+pub const QUOTE_LIMIT: usize = 200;
+
+/// `text`, cut to `QUOTE_LIMIT` characters with how much was left out, so that a
+/// 50 MB header line is not echoed whole.
+pub fn clip(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_LIMIT) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}... ({} more bytes)", &text[..end], text.len() - end),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_quotes_are_clipped_on_a_character_boundary() {
+        assert_eq!(super::clip("short"), "short");
+        let long = "é".repeat(300);
+        let clipped = super::clip(&long);
+        assert!(clipped.starts_with(&"é".repeat(200)));
+        assert!(clipped.ends_with("... (200 more bytes)"), "{clipped}");
+    }
+}

@@ -30,7 +30,7 @@ pub fn log_batches(
     batch_rows: usize,
     emit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
-    let f = std::fs::File::open(&file.path).map_err(|e| Error::input(&file.path, e))?;
+    let f = super::open_input(file)?;
     let mut plain = BufReader::with_capacity(1 << 20, f);
     let is_gzip = plain
         .fill_buf()
@@ -72,6 +72,9 @@ pub fn read_records(
             }
         }
         line_no += 1;
+        if line_no == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+            line.drain(..3); // a UTF-8 byte order mark
+        }
         if first && !line.iter().all(u8::is_ascii_whitespace) {
             first = false;
             if starts_document(&line) {
@@ -112,55 +115,96 @@ fn starts_document(line: &[u8]) -> bool {
             && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_err_and(|e| e.is_eof()))
 }
 
-/// A whole-file document → one record per array element or top-level object, numbered
-/// by the line it starts on.
+/// A whole-file document → one record per array element or top-level value, numbered
+/// by the line it starts on. Values are cut by structure (brackets outside strings),
+/// not parsed here, so a broken element becomes a reject of its own and every other
+/// element is kept.
 fn split_document(text: &[u8], first_line: i64) -> (Vec<(i64, Vec<u8>)>, Vec<Unreadable>) {
     let line_at =
         |offset: usize| first_line + text[..offset].iter().filter(|b| **b == b'\n').count() as i64;
-    let trimmed = text.trim_ascii_start();
-    let skipped = text.len() - trimmed.len();
-    if trimmed.starts_with(b"[") {
-        return match serde_json::from_slice::<Vec<serde_json::Value>>(trimmed) {
-            Ok(items) => (
-                items
-                    .iter()
-                    .map(|v| (first_line, v.to_string().into_bytes()))
-                    .collect(),
-                Vec::new(),
-            ),
-            Err(e) => (
-                Vec::new(),
-                vec![Unreadable::new(
-                    first_line,
-                    Reason::BadJson,
-                    format!("JSON array is not valid: {e}"),
-                )],
-            ),
-        };
-    }
-    let mut records = Vec::new();
-    let mut stream = serde_json::Deserializer::from_slice(trimmed).into_iter::<serde_json::Value>();
-    loop {
-        // The next value starts after the whitespace that follows the previous one.
-        let after = skipped + stream.byte_offset();
-        let start = after
-            + text[after..]
-                .iter()
-                .take_while(|b| b.is_ascii_whitespace())
-                .count();
-        match stream.next() {
-            None => return (records, Vec::new()),
-            Some(Ok(value)) => records.push((line_at(start), value.to_string().into_bytes())),
-            Some(Err(e)) => {
-                let message =
-                    format!("not valid JSON from here on ({e}); the rest of the file is not read");
-                return (
-                    records,
-                    vec![Unreadable::new(line_at(start), Reason::BadJson, message)],
-                );
+    let (spans, trailing) = value_spans(text);
+    let records = spans
+        .into_iter()
+        .map(|r| (line_at(r.start), text[r].to_vec()))
+        .collect();
+    let problems = trailing
+        .map(|at| {
+            let message = "text after the JSON array is not read".to_string();
+            Unreadable::new(line_at(at), Reason::BadJson, message)
+        })
+        .into_iter()
+        .collect();
+    (records, problems)
+}
+
+/// Byte ranges of the elements of `text` when it is one JSON array, else of its
+/// top-level values; and where text after a closed array starts, if any.
+/// Whitespace-only ranges are left out.
+fn value_spans(text: &[u8]) -> (Vec<std::ops::Range<usize>>, Option<usize>) {
+    let lead = text.len() - text.trim_ascii_start().len();
+    let array = text.get(lead) == Some(&b'[');
+    let mut spans = Vec::new();
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut start = if array { lead + 1 } else { lead };
+    // A value starts at its first non-blank byte (its line is the record's number).
+    let push = |spans: &mut Vec<std::ops::Range<usize>>, range: std::ops::Range<usize>| {
+        let blank = text[range.clone()]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace());
+        let start = range.start + blank.count();
+        if start < range.end {
+            spans.push(start..range.end);
+        }
+    };
+    let mut i = start;
+    while i < text.len() {
+        let b = text[i];
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    // In a stream of values, a new value starts at depth 0.
+                    if !array && depth == 0 {
+                        push(&mut spans, start..i);
+                        start = i;
+                    }
+                    depth += 1;
+                }
+                b']' if array && depth == 0 => {
+                    push(&mut spans, start..i);
+                    let rest = i
+                        + 1
+                        + text[i + 1..]
+                            .iter()
+                            .take_while(|b| b.is_ascii_whitespace())
+                            .count();
+                    return (spans, (rest < text.len()).then_some(rest));
+                }
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if !array && depth == 0 {
+                        push(&mut spans, start..i + 1);
+                        start = i + 1;
+                    }
+                }
+                b',' if array && depth == 0 => {
+                    push(&mut spans, start..i);
+                    start = i + 1;
+                }
+                _ => {}
             }
         }
+        i += 1;
     }
+    push(&mut spans, start..text.len());
+    (spans, None)
 }
 
 /// Parses numbered records (in parallel) into a canonical batch.

@@ -61,7 +61,7 @@ impl InputKind {
             Some(InputKind::Csv)
         } else if name.ends_with(".parquet") {
             Some(InputKind::Parquet)
-        } else if [".json", ".jsonl", ".json.gz", ".jsonl.gz", ".gz"]
+        } else if [".json", ".jsonl", ".ndjson", ".gz"]
             .iter()
             .any(|e| name.ends_with(e))
         {
@@ -87,67 +87,256 @@ pub struct InputFile {
     pub path: PathBuf,
     pub kind: InputKind,
     pub bytes: u64,
+    /// A FIFO named on the command line: read once, as a stream.
+    pub stream: bool,
+}
+
+/// A file found but not read, and why.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What `discover` found.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<InputFile>,
+    pub skipped: Vec<Skipped>,
 }
 
 /// Every input file under the given paths, sorted by path so that the order (and so
 /// which duplicate wins) does not depend on argument order or directory listing order.
+/// A file reached twice (named twice, or through a symbolic link) is read once.
 /// Skipped and returned: files of other kinds inside directories (such as the
-/// `amazon-bedrock-logs-permission-check` object), and logs under a `data/` folder
-/// below a directory argument (Bedrock's large-body objects, not records). A file
-/// named explicitly must be of a known kind.
-pub fn discover(inputs: &[PathBuf]) -> Result<(Vec<InputFile>, Vec<PathBuf>)> {
-    let mut files = Vec::new();
-    let mut skipped = Vec::new();
+/// `amazon-bedrock-logs-permission-check` object), Bedrock's large-body objects
+/// (`.../BedrockModelInvocationLogs/.../HH/data/`), and anything that is not a regular
+/// file (FIFOs, sockets, devices). A file named explicitly must be of a known kind;
+/// a directory argument must hold at least one usage file.
+pub fn discover(inputs: &[PathBuf]) -> Result<Discovered> {
+    let mut walk = Walk::default();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| Error::input(input, e))?;
         if meta.is_dir() {
-            walk(input, false, &mut files, &mut skipped)?;
+            let (before, skipped_before) = (walk.usable, walk.found.skipped.len());
+            let canonical = input.canonicalize().map_err(|e| Error::input(input, e))?;
+            walk.dir(input, &canonical)?;
+            if walk.usable == before {
+                return Err(nothing_readable(
+                    input,
+                    &walk.found.skipped[skipped_before..],
+                ));
+            }
         } else {
-            let kind = InputKind::of(input).ok_or_else(|| {
-                Error::Usage(format!(
-                    "{}: unknown input kind (expected .csv, .csv.gz, .parquet, or a log: .json, .jsonl, .json.gz, .jsonl.gz, .gz)",
-                    input.display()
-                ))
-            })?;
-            files.push(InputFile {
-                path: input.clone(),
-                kind,
-                bytes: meta.len(),
-            });
+            walk.named_file(input, &meta)?;
         }
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    files.dedup_by(|a, b| a.path == b.path);
-    skipped.sort();
-    Ok((files, skipped))
+    let mut found = walk.found;
+    found.files.sort_by(|a, b| a.path.cmp(&b.path));
+    found.skipped.sort();
+    Ok(found)
 }
 
-fn walk(
-    dir: &Path,
-    in_data: bool,
-    files: &mut Vec<InputFile>,
-    skipped: &mut Vec<PathBuf>,
-) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::input(dir, e))?;
-    for entry in entries {
-        let path = entry.map_err(|e| Error::input(dir, e))?.path();
-        let meta = std::fs::metadata(&path).map_err(|e| Error::input(&path, e))?;
-        if meta.is_dir() {
-            let data = in_data || path.file_name().is_some_and(|n| n == "data");
-            walk(&path, data, files, skipped)?;
-        } else if let Some(kind) =
-            InputKind::of(&path).filter(|k| !(in_data && *k == InputKind::Log))
-        {
-            files.push(InputFile {
-                path,
+fn nothing_readable(dir: &Path, skipped: &[Skipped]) -> Error {
+    let examples: Vec<String> = skipped
+        .iter()
+        .take(3)
+        .map(|s| format!("{} ({})", s.path, s.reason))
+        .collect();
+    let detail = match skipped.len() {
+        0 => "it is empty".to_string(),
+        n => format!("{n} files skipped, e.g. {}", examples.join("; ")),
+    };
+    Error::Usage(format!(
+        "{}: no usage file found ({detail}). billrun reads {}; name other files explicitly only if they are of these kinds",
+        dir.display(),
+        KNOWN_KINDS
+    ))
+}
+
+const KNOWN_KINDS: &str =
+    ".csv, .csv.gz, .parquet, and logs: .json, .jsonl, .ndjson (each maybe .gz), .gz";
+
+/// Directory traversal state: what was found, and every file and directory already
+/// reached (by device and inode), so links and repeated arguments read nothing twice
+/// and a link loop ends.
+#[derive(Default)]
+struct Walk {
+    found: Discovered,
+    seen: std::collections::HashMap<(u64, u64), PathBuf>,
+    /// Usage files and directories reached, including those already read: a
+    /// directory argument that reaches none holds nothing readable.
+    usable: usize,
+}
+
+impl Walk {
+    fn named_file(&mut self, input: &Path, meta: &std::fs::Metadata) -> Result<()> {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = InputKind::of(input).ok_or_else(|| {
+            Error::Usage(format!(
+                "{}: unknown input kind (expected {KNOWN_KINDS})",
+                crate::error::clip(&input.display().to_string())
+            ))
+        })?;
+        let fifo = meta.file_type().is_fifo();
+        if !meta.is_file() && !fifo {
+            return Err(Error::Usage(format!(
+                "{}: not a regular file; billrun reads files, directories and FIFOs",
+                input.display()
+            )));
+        }
+        if fifo && kind == InputKind::Parquet {
+            return Err(Error::Usage(format!(
+                "{}: a FIFO cannot be read as Parquet (Parquet needs a seekable file)",
+                input.display()
+            )));
+        }
+        if self.first_visit(input, meta) {
+            self.found.files.push(InputFile {
+                path: input.to_path_buf(),
                 kind,
-                bytes: meta.len(),
+                bytes: if fifo { 0 } else { meta.len() },
+                stream: fifo,
             });
-        } else {
-            skipped.push(path);
+        }
+        Ok(())
+    }
+
+    /// True the first time this file or directory is reached; later visits are
+    /// listed as skipped.
+    fn first_visit(&mut self, path: &Path, meta: &std::fs::Metadata) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        self.usable += 1;
+        match self.seen.get(&(meta.dev(), meta.ino())) {
+            None => {
+                self.seen
+                    .insert((meta.dev(), meta.ino()), path.to_path_buf());
+                true
+            }
+            Some(first) => {
+                let reason = format!("same file as {}", first.display());
+                self.skip(path, reason);
+                false
+            }
         }
     }
-    Ok(())
+
+    fn skip(&mut self, path: &Path, reason: impl Into<String>) {
+        self.found.skipped.push(Skipped {
+            path: path.display().to_string(),
+            reason: reason.into(),
+        });
+    }
+
+    /// `dir` as named, and its canonical path (for recognising Bedrock's layout).
+    fn dir(&mut self, dir: &Path, canonical: &Path) -> Result<()> {
+        let meta = std::fs::metadata(dir).map_err(|e| Error::input(dir, e))?;
+        let usable = self.usable;
+        if !self.first_visit(dir, &meta) {
+            return Ok(()); // already read: it counts as usable
+        }
+        self.usable = usable; // a new directory is not a usage file itself
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::input(dir, e))?;
+        let mut paths = Vec::new();
+        for entry in entries {
+            paths.push(entry.map_err(|e| Error::input(dir, e))?.file_name());
+        }
+        paths.sort();
+        for name in paths {
+            let (path, real) = (dir.join(&name), canonical.join(&name));
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.skip(&path, format!("cannot be read: {e}"));
+                    continue;
+                }
+            };
+            if meta.is_dir() {
+                if is_large_body_folder(&real) {
+                    self.skip(&path, "Bedrock large-body objects (data/), not log records");
+                    continue;
+                }
+                let real = std::fs::canonicalize(&path).unwrap_or(real);
+                self.dir(&path, &real)?;
+            } else if !meta.is_file() {
+                self.skip(&path, "not a regular file");
+            } else if let Some(kind) = InputKind::of(&path) {
+                if self.first_visit(&path, &meta) {
+                    let bytes = meta.len();
+                    let stream = false;
+                    self.found.files.push(InputFile {
+                        path,
+                        kind,
+                        bytes,
+                        stream,
+                    });
+                }
+            } else {
+                self.skip(&path, "not a usage file kind");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bedrock puts large request and response bodies in `data/` under an hour folder
+/// of its S3 layout: `.../BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/data/`.
+/// Any other folder named `data` is read as usual.
+fn is_large_body_folder(path: &Path) -> bool {
+    let parts: Vec<&std::ffi::OsStr> = path.iter().collect();
+    let n = parts.len();
+    let two_digits = |s: &std::ffi::OsStr| {
+        s.len() == 2
+            && s.to_str()
+                .is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    n >= 7
+        && parts[n - 1] == "data"
+        && two_digits(parts[n - 2])
+        && parts[..n - 2]
+            .iter()
+            .any(|p| *p == "BedrockModelInvocationLogs")
+}
+
+/// How long a FIFO named as input may wait for its writer: 10 s, or
+/// `BILLRUN_FIFO_WAIT_SECS`.
+fn fifo_wait() -> std::time::Duration {
+    let secs = std::env::var("BILLRUN_FIFO_WAIT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Opens an input for reading. A FIFO's open blocks until a writer opens it; billrun
+/// waits `fifo_wait()` for one, then opens the write end itself (which releases the
+/// blocked open) and fails, instead of hanging forever.
+pub fn open_input(file: &InputFile) -> Result<File> {
+    if !file.stream {
+        return File::open(&file.path).map_err(|e| Error::input(&file.path, e));
+    }
+    let (send, recv) = std::sync::mpsc::channel();
+    let path = file.path.clone();
+    std::thread::spawn(move || send.send(File::open(&path)).ok());
+    let wait = fifo_wait();
+    match recv.recv_timeout(wait) {
+        Ok(opened) => opened.map_err(|e| Error::input(&file.path, e)),
+        Err(_) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let release = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&file.path);
+            drop(release);
+            Err(Error::input(
+                &file.path,
+                format!(
+                    "a FIFO with no writer after {} s; start the program that writes it first",
+                    wait.as_secs()
+                ),
+            ))
+        }
+    }
 }
 
 /// What a read yields: the canonical columns, or (for the first pass of
@@ -201,7 +390,7 @@ fn produce(
     projection: Projection,
     send: &SyncSender<Result<Batch>>,
 ) -> Result<()> {
-    let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
+    let open = || open_input(file);
     // One chunk per column: the rating reads single Arrow arrays in place.
     let mut emit = |mut batch: Batch| {
         batch.frame.rechunk_mut_par();

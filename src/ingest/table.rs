@@ -25,8 +25,43 @@ fn check_required(file: &InputFile, names: &[String]) -> Result<()> {
         Some(column) => Err(Error::MissingColumn {
             path: file.path.clone(),
             column: column.to_string(),
-            found: names.join(", "),
+            found: crate::error::clip(&names.join(", ")),
         }),
+    }
+}
+
+/// A Parquet column type the canonical table cannot hold (nested, durations,
+/// times, decimals wider than 38 digits) is named with the fix, before any
+/// row is read.
+fn check_types(file: &InputFile, schema: &ArrowSchema) -> Result<()> {
+    for (name, field) in schema.iter() {
+        let dtype = &DataType::from_arrow_field(field);
+        let counts = INT_COLUMNS.contains(&name.as_str());
+        let text = TEXT_COLUMNS.contains(&name.as_str());
+        if !(counts || text) || readable_type(dtype) {
+            continue;
+        }
+        let want = match name.as_str() {
+            "timestamp" => "a timestamp, date or RFC 3339 string",
+            _ if counts => "an integer (int64) or a string",
+            _ => "a string",
+        };
+        return Err(Error::input(
+            &file.path,
+            format!(
+                "column \"{name}\" has type {dtype}, which billrun cannot read; write it as {want}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn readable_type(dtype: &DataType) -> bool {
+    match dtype {
+        DataType::String | DataType::Binary | DataType::Boolean | DataType::Null => true,
+        DataType::Date | DataType::Datetime(_, _) => true,
+        DataType::Decimal(precision, _) => *precision <= 38,
+        d => d.is_integer() || d.is_float() || d.is_categorical() || d.is_enum(),
     }
 }
 
@@ -54,6 +89,26 @@ fn canonical(mut df: DataFrame, rows: Vec<i64>) -> PolarsResult<DataFrame> {
     df.lazy().select(exprs).collect()
 }
 
+/// `canonical`, with a failure naming the column (and its type) that caused it.
+fn canonical_named(df: DataFrame, rows: Vec<i64>) -> std::result::Result<DataFrame, String> {
+    let columns: Vec<(String, DataType)> = df
+        .schema()
+        .iter()
+        .map(|(n, d)| (n.to_string(), d.clone()))
+        .collect();
+    canonical(df.clone(), rows.clone()).map_err(|e| {
+        let failing = columns.iter().find(|(name, _)| {
+            df.select([name.as_str()])
+                .and_then(|one| canonical(one, rows.clone()))
+                .is_err()
+        });
+        match failing {
+            Some((name, dtype)) => format!("column \"{name}\" ({dtype}): {e}"),
+            None => e.to_string(),
+        }
+    })
+}
+
 /// The `request_id` column as text (all nulls when the file has none), `rows` long.
 fn ids_frame(df: DataFrame, rows: usize) -> PolarsResult<DataFrame> {
     let ids = match df.column("request_id") {
@@ -72,13 +127,10 @@ pub(super) fn parquet_batches(
     let err = |e: PolarsError| Error::input(&file.path, e);
     let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
     let mut reader = ParquetReader::new(open()?);
-    let names: Vec<String> = reader
-        .schema()
-        .map_err(err)?
-        .iter_names()
-        .map(|n| n.to_string())
-        .collect();
+    let schema = reader.schema().map_err(err)?;
+    let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
     check_required(file, &names)?;
+    check_types(file, &schema)?;
     let metadata = reader.get_metadata().map_err(err)?.clone();
     let ids_only = projection == super::Projection::RequestIds;
     let wanted: Vec<String> = names
@@ -102,7 +154,7 @@ pub(super) fn parquet_batches(
         let raw = reader.finish().map_err(err)?;
         let frame = match ids_only {
             true => ids_frame(raw, range.1).map_err(err)?,
-            false => canonical(raw, rows).map_err(err)?,
+            false => canonical_named(raw, rows).map_err(|e| Error::input(&file.path, e))?,
         };
         start += range.1;
         if !emit(Batch {
@@ -138,17 +190,22 @@ fn row_group_ranges(
 
 pub(super) fn csv_batches(
     file: &InputFile,
-    mut input: impl Read,
+    input: impl Read,
     batch_rows: usize,
     emit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::input(&file.path, e);
+    let mut input = LoneCr::new(input);
     let mut chunker = RecordChunker::default();
-    let header = match chunker.next_chunk(&mut input, 1).map_err(io)? {
-        Some(h) => h,
-        None => return check_required(file, &[]),
+    let header = loop {
+        match chunker.next_chunk(&mut input, 1).map_err(io)? {
+            Some(h) if h.bytes.iter().all(u8::is_ascii_whitespace) => continue,
+            Some(h) => break h,
+            None => return check_required(file, &[]),
+        }
     };
     let names = header_names(&header.bytes).map_err(|e| Error::input(&file.path, e))?;
+    let names: Vec<String> = names.iter().map(|n| crate::error::clip(n)).collect();
     check_required(file, &names)?;
     let schema: SchemaRef = Arc::new(
         names
@@ -158,7 +215,7 @@ pub(super) fn csv_batches(
     );
     let mut next_row = 1i64;
     while let Some(chunk) = chunker.next_chunk(&mut input, batch_rows).map_err(io)? {
-        let (chunk, rows, unreadable) = split_ragged(chunk, names.len(), &mut next_row);
+        let (chunk, rows, unreadable) = split_ragged(chunk, &names, &mut next_row);
         let raw = CsvReadOptions::default()
             .with_has_header(false)
             .with_schema(Some(schema.clone()))
@@ -178,7 +235,7 @@ pub(super) fn csv_batches(
             );
             return Err(Error::input(&file.path, msg));
         }
-        let frame = canonical(raw, rows).map_err(|e| Error::input(&file.path, e))?;
+        let frame = canonical_named(raw, rows).map_err(|e| Error::input(&file.path, e))?;
         if !emit(Batch { frame, unreadable }) {
             break;
         }
@@ -186,38 +243,63 @@ pub(super) fn csv_batches(
     Ok(())
 }
 
-/// Numbers the records of a chunk and sets aside those whose field count differs from
-/// the header's (they cannot be parsed as a table row). Blank records are skipped.
+/// Numbers the records of a chunk and sets aside those that cannot be parsed as a
+/// table row: a field count other than the header's, or bytes that are not UTF-8.
+/// Blank and whitespace-only records are dropped and not numbered.
 fn split_ragged(
     chunk: Chunk,
-    fields: usize,
+    names: &[String],
     next_row: &mut i64,
 ) -> (Vec<u8>, Vec<i64>, Vec<Unreadable>) {
     let Chunk {
         bytes: chunk,
         records,
     } = chunk;
+    let all_utf8 = std::str::from_utf8(&chunk).is_ok();
     let mut rows = Vec::new();
     let mut unreadable = Vec::new();
     let mut kept: Vec<Range<usize>> = Vec::new();
+    let total = records.len();
     for (range, count) in records {
-        if chunk[range.clone()].iter().all(u8::is_ascii_whitespace) {
+        let record = &chunk[range.clone()];
+        if record.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if count == fields {
+        if count != names.len() {
+            let message = format!("{count} fields where the header has {}", names.len());
+            unreadable.push(Unreadable::new(*next_row, Reason::BadRow, message));
+        } else if let Some(message) = (!all_utf8).then(|| not_utf8(record, names)).flatten() {
+            unreadable.push(Unreadable::new(*next_row, Reason::BadValue, message));
+        } else {
             rows.push(*next_row);
             kept.push(range);
-        } else {
-            let message = format!("{count} fields where the header has {fields}");
-            unreadable.push(Unreadable::new(*next_row, Reason::BadRow, message));
         }
         *next_row += 1;
     }
-    if unreadable.is_empty() {
+    if kept.len() == total {
         return (chunk, rows, unreadable);
     }
     let filtered = kept.into_iter().flat_map(|r| chunk[r].to_vec()).collect();
     (filtered, rows, unreadable)
+}
+
+/// Where a record is not UTF-8: the column and the byte, or `None` if it is.
+fn not_utf8(record: &[u8], names: &[String]) -> Option<String> {
+    let at = std::str::from_utf8(record).err()?.valid_up_to();
+    let mut in_quotes = false;
+    let mut column = 0;
+    for b in &record[..at] {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b',' if !in_quotes => column += 1,
+            _ => {}
+        }
+    }
+    let name = names.get(column).map_or("?", String::as_str);
+    Some(format!(
+        "column \"{name}\": byte 0x{:02x} at offset {at} of the row is not UTF-8 (save the file as UTF-8)",
+        record[at]
+    ))
 }
 
 fn header_names(header: &[u8]) -> std::result::Result<Vec<String>, String> {
@@ -231,6 +313,57 @@ fn header_names(header: &[u8]) -> std::result::Result<Vec<String>, String> {
         .ok_or("empty header")?
         .map_err(|e| e.to_string())?;
     Ok(record.iter().map(|n| n.trim().to_string()).collect())
+}
+
+/// Turns every lone `\r` (one not followed by `\n`: classic Mac line ends) into
+/// `\n`, so such files read as lines; `\r\n` passes unchanged. A `\r` at the end of
+/// one read is held until the next byte is known.
+struct LoneCr<R> {
+    inner: R,
+    held_cr: bool,
+}
+
+impl<R: Read> LoneCr<R> {
+    fn new(inner: R) -> LoneCr<R> {
+        LoneCr {
+            inner,
+            held_cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for LoneCr<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.len() < 2 {
+            return Err(std::io::Error::other(
+                "LoneCr reads at least 2 bytes at a time",
+            ));
+        }
+        loop {
+            let start = usize::from(self.held_cr);
+            if self.held_cr {
+                buf[0] = b'\r';
+            }
+            let n = self.inner.read(&mut buf[start..])?;
+            let mut total = start + n;
+            self.held_cr = n > 0 && buf[total - 1] == b'\r';
+            if self.held_cr {
+                total -= 1;
+            }
+            let mut at = 0;
+            while let Some(i) = memchr::memchr(b'\r', &buf[at..total]) {
+                let i = at + i;
+                // The last byte's successor is the end of input or a held `\r`.
+                if i + 1 == total || buf[i + 1] != b'\n' {
+                    buf[i] = b'\n';
+                }
+                at = i + 1;
+            }
+            if total > 0 || n == 0 {
+                return Ok(total);
+            }
+        }
+    }
 }
 
 /// Whole records cut from a CSV stream: the bytes, and each record's byte range (with
@@ -339,7 +472,8 @@ mod tests {
             .unwrap()
             .unwrap();
         let mut next = 1;
-        let (kept, rows, bad) = split_ragged(chunk, 3, &mut next);
+        let names = ["a", "b", "c"].map(String::from);
+        let (kept, rows, bad) = split_ragged(chunk, &names, &mut next);
         assert_eq!(
             String::from_utf8(kept).unwrap(),
             "a,b,c\n\"x,y\",2,3\r\n8,9,10"
@@ -354,6 +488,42 @@ mod tests {
             ]
         );
         assert_eq!(next, 6);
+    }
+
+    /// Reads through `LoneCr` with reads of `size` bytes from the inner reader.
+    fn without_lone_cr(text: &[u8], size: usize) -> Vec<u8> {
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.1.min(buf.len()).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut out = Vec::new();
+        let mut reader = LoneCr::new(Trickle(text, size));
+        let mut buf = [0u8; 3];
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn lone_carriage_returns_become_line_ends_and_crlf_stays() {
+        for size in [1, 2, 3, 7] {
+            assert_eq!(without_lone_cr(b"a,b\r1,2\r", size), b"a,b\n1,2\n");
+            assert_eq!(
+                without_lone_cr(b"a\r\nb\r\r\nc\r", size),
+                b"a\r\nb\n\r\nc\n"
+            );
+            assert_eq!(without_lone_cr(b"\r\r", size), b"\n\n");
+            assert_eq!(without_lone_cr(b"", size), b"");
+        }
     }
 
     #[test]

@@ -12,12 +12,17 @@ pub struct Manifest {
     pub catalog: CatalogInfo,
     pub options: Options,
     pub inputs: Vec<InputInfo>,
-    pub skipped_files: Vec<String>,
+    /// Files found in input directories but not read, each with why.
+    pub skipped_files: Vec<crate::ingest::Skipped>,
     pub rows: RowCounts,
     /// Copy windows derived from invocations that could not be priced: in rejects.*
     /// and `rejects_by_reason`, but not input rows, so not in `rows.rejected`.
     #[serde(skip_serializing_if = "is_zero")]
     pub derived_windows_rejected: u64,
+    /// Duplicates whose usage (model, region, mode, tier, meters) differs from the
+    /// first copy's: counted in `rows.duplicate`, each a `duplicate_conflict` line in
+    /// rejects.* and `rejects_by_reason`, not in `rows.rejected`.
+    pub duplicate_conflicts: u64,
     pub rejects_by_reason: BTreeMap<String, u64>,
     /// Exact total cost by currency, as a plain decimal string.
     pub totals: BTreeMap<String, String>,

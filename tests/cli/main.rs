@@ -4,7 +4,9 @@
 mod allocation;
 mod capacity;
 mod focus;
+mod hardening;
 mod logs;
+mod outdir;
 mod partitions;
 mod tables;
 
@@ -115,6 +117,7 @@ fn manifest(dir: &Path) -> serde_json::Value {
 
 /// Writes a canonical usage CSV with the given header and rows.
 fn usage_file(dir: &Path, name: &str, header: &str, rows: &[&str]) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
     path

@@ -150,6 +150,60 @@ fn pretty_printed_records_are_numbered_by_their_first_line() {
     assert_eq!(rows, [Some(1), Some(second)]);
 }
 
+/// Request ids of the readable rows, and (row, reason) of the rejects.
+fn ids_and_rejects(text: &[u8]) -> (Vec<Option<String>>, Vec<(i64, &'static str)>) {
+    let batches = read_all(text, 100);
+    let ids = batches
+        .iter()
+        .flat_map(|b| text_of(b, "request_id"))
+        .collect();
+    let rejects = batches
+        .iter()
+        .flat_map(|b| b.unreadable.iter().map(|u| (u.row, u.reason.code())))
+        .collect();
+    (ids, rejects)
+}
+
+#[test]
+fn a_broken_array_element_is_rejected_alone() {
+    let second = RECORD.replace("r-1", "r-2");
+    let text = format!("[\n{RECORD},\n{{\"broken\": }},\n{second}\n]\n");
+    let (ids, rejects) = ids_and_rejects(text.as_bytes());
+    assert_eq!(ids, [Some("r-1".to_string()), Some("r-2".to_string())]);
+    assert_eq!(rejects, [(3, "bad_json")]);
+    // Brackets and commas inside strings do not cut elements.
+    let tricky = RECORD.replace("\"team\":\"a\"", "\"team\":\"a],{\\\"\"");
+    let (ids, rejects) = ids_and_rejects(format!("[{tricky}]").as_bytes());
+    assert_eq!((ids.len(), rejects.len()), (1, 0), "{rejects:?}");
+}
+
+#[test]
+fn a_broken_document_in_a_stream_keeps_the_documents_after_it() {
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(RECORD).unwrap())
+            .unwrap();
+    let second = pretty.replace("r-1", "r-2");
+    let text = format!("{pretty}\n{{\n  \"a\": ,\n}}\n{second}\n");
+    let (ids, rejects) = ids_and_rejects(text.as_bytes());
+    assert_eq!(ids, [Some("r-1".to_string()), Some("r-2".to_string())]);
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0].1, "bad_json");
+}
+
+#[test]
+fn text_after_an_array_is_a_reject_not_a_silent_loss() {
+    let (ids, rejects) = ids_and_rejects(format!("[{RECORD}]\n{RECORD}\n").as_bytes());
+    assert_eq!(ids.len(), 1);
+    assert_eq!(rejects, [(2, "bad_json")]);
+}
+
+#[test]
+fn a_byte_order_mark_does_not_lose_the_first_record() {
+    let text = format!("\u{feff}{RECORD}\n{}\n", RECORD.replace("r-1", "r-2"));
+    let (ids, rejects) = ids_and_rejects(text.as_bytes());
+    assert_eq!(ids.len(), 2, "{rejects:?}");
+}
+
 /// Mutates bytes of real records without touching line ends.
 fn mutated_lines() -> impl Strategy<Value = Vec<u8>> {
     let line =
