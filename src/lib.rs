@@ -41,7 +41,8 @@ pub fn execute(cli: Cli) -> i32 {
                     if !quiet {
                         eprintln!("{}", closing_line(&report, &out));
                     }
-                    if report.rows.rejected + report.derived_rejected > 0 {
+                    let flagged = report.derived_rejected + report.duplicate_conflicts;
+                    if report.rows.rejected + flagged > 0 {
                         EXIT_REJECTS
                     } else {
                         EXIT_OK

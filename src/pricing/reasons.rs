@@ -18,6 +18,7 @@ macro_rules! reasons {
 
 reasons! {
     BadRow => "bad_row",
+    BadValue => "bad_value",
     BadJson => "bad_json",
     BadRecord => "bad_record",
     UnsupportedSchema => "unsupported_schema",
@@ -36,4 +37,5 @@ reasons! {
     BadCommitment => "bad_commitment",
     Overlap => "overlap",
     Overflow => "overflow",
+    DuplicateConflict => "duplicate_conflict",
 }

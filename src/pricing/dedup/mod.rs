@@ -10,8 +10,8 @@ pub mod spill;
 // foldhash (polars' hasher): several times faster than SipHash on 16-byte keys, and
 // the set is not exposed to untrusted key choice beyond what the input already is.
 use crate::ingest::Unreadable;
-use crate::pricing::rows::{Ints, Texts, trimmed};
-use polars::prelude::PlHashSet as HashSet;
+use crate::pricing::rows::{Counts, Ints, Texts, UsageColumns, trimmed};
+use polars::prelude::PlHashMap as HashMap;
 
 /// Shards of the set: ids are spread by hash, so a batch is marked by all threads at
 /// once, each shard walking its own rows in order.
@@ -21,10 +21,80 @@ pub struct SeenIds {
     shards: Vec<Shard>,
 }
 
+/// Each id with the usage print of its first copy (`usage_print`; 0: unknown).
+/// A UUID is kept as two u64 halves: 24-byte entries where a u128 key would be 32.
 #[derive(Default)]
 struct Shard {
-    uuids: HashSet<u128>,
-    others: HashSet<Box<str>>,
+    uuids: HashMap<[u64; 2], u64>,
+    others: HashMap<Box<str>, u64>,
+}
+
+/// What marking found of one record's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    New,
+    /// A copy of an id seen before, with the same usage (or usage not known).
+    Repeat,
+    /// A copy of an id seen before whose usage differs from the first copy's.
+    Conflict,
+}
+
+/// A batch's flags: which records are duplicates, and which of those conflict.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    pub duplicate: Vec<bool>,
+    pub conflict: Vec<bool>,
+}
+
+impl Marks {
+    fn of(seen: &[Seen]) -> Marks {
+        Marks {
+            duplicate: seen.iter().map(|s| *s != Seen::New).collect(),
+            conflict: seen.iter().map(|s| *s == Seen::Conflict).collect(),
+        }
+    }
+}
+
+/// Two prints of one id conflict when both are known and differ.
+fn compare(first: u64, this: u64) -> Seen {
+    match first != 0 && this != 0 && first != this {
+        true => Seen::Conflict,
+        false => Seen::Repeat,
+    }
+}
+
+/// What row `i` bills, hashed (never 0): model, region, mode, service tier, the token
+/// and image meters, image size and quality. Empty mode and tier are their defaults,
+/// counts compare by value (`"4"` = 4), so a CSV export and a log of one request
+/// agree; the timestamp is left out (exports round it differently).
+pub fn usage_print(cols: &UsageColumns, i: usize) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = polars::prelude::PlFixedStateQuality::default().build_hasher();
+    let mut text = |v: Option<&str>, default: &str| {
+        let v = v.map(trimmed).filter(|v| !v.is_empty()).unwrap_or(default);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    };
+    text(cols.model_id.get(i), "");
+    text(cols.region.get(i), "");
+    text(cols.mode.get(i), "on_demand");
+    text(
+        cols.service_tier.get(i).filter(|t| *t != "default"),
+        "standard",
+    );
+    text(cols.image_quality.get(i), "");
+    let counts = cols
+        .meters
+        .iter()
+        .chain([&cols.image_width, &cols.image_height]);
+    for c in counts {
+        match Counts::get(c, i) {
+            Ok(n) => h.write_u64(n),
+            Err(raw) => h.write(raw.as_bytes()),
+        }
+        h.write_u8(0xfe);
+    }
+    h.finish() | 1
 }
 
 /// An id as the set keeps it.
@@ -69,12 +139,29 @@ impl Default for SeenIds {
 }
 
 impl Shard {
-    fn insert(&mut self, key: Key) -> bool {
-        match key {
-            Key::Uuid(v) => self.uuids.insert(v),
-            Key::Other(id) if self.others.contains(id) => false,
-            Key::Other(id) => self.others.insert(id.into()),
-        }
+    fn insert(&mut self, key: Key, print: u64) -> Seen {
+        let first = match key {
+            Key::Uuid(v) => {
+                let halves = [(v >> 64) as u64, v as u64];
+                match self.uuids.get(&halves) {
+                    Some(first) => *first,
+                    None => return self.fresh_uuid(halves, print),
+                }
+            }
+            Key::Other(id) => match self.others.get(id) {
+                Some(first) => *first,
+                None => {
+                    self.others.insert(id.into(), print);
+                    return Seen::New;
+                }
+            },
+        };
+        compare(first, print)
+    }
+
+    fn fresh_uuid(&mut self, halves: [u64; 2], print: u64) -> Seen {
+        self.uuids.insert(halves, print);
+        Seen::New
     }
 }
 
@@ -83,13 +170,19 @@ impl SeenIds {
     pub fn insert(&mut self, id: &str) -> bool {
         let key = Key::of(id);
         let shard = key.shard();
-        self.shards[shard].insert(key)
+        self.shards[shard].insert(key, 0) == Seen::New
     }
 
     /// Records a batch of ids (trimmed; empty ones are not ids) and returns which
     /// were seen before, earlier in the run or earlier in the batch: the same answer
     /// as inserting them one by one, computed by the shards in parallel.
     pub fn mark(&mut self, ids: &Texts) -> Vec<bool> {
+        self.mark_printed(ids, &[]).duplicate
+    }
+
+    /// `mark`, also telling which repeats differ in usage from the first copy:
+    /// `prints[i]` is record `i`'s `usage_print` (0 or absent: not known).
+    pub fn mark_printed(&mut self, ids: &Texts, prints: &[u64]) -> Marks {
         use rayon::prelude::*;
         let keys: Vec<Option<(usize, Key)>> = (0..ids.len())
             .into_par_iter()
@@ -104,28 +197,30 @@ impl SeenIds {
                 rows[*shard].push(i);
             }
         }
-        let repeats: Vec<Vec<usize>> = self
+        let repeats: Vec<Vec<(usize, Seen)>> = self
             .shards
             .par_iter_mut()
             .zip(rows)
             .map(|(shard, rows)| {
                 rows.into_iter()
-                    .filter(|&i| {
+                    .filter_map(|i| {
                         let key = match &keys[i] {
                             Some((_, Key::Uuid(v))) => Key::Uuid(*v),
                             Some((_, Key::Other(s))) => Key::Other(s),
-                            None => return false,
+                            None => return None,
                         };
-                        !shard.insert(key)
+                        let print = prints.get(i).copied().unwrap_or(0);
+                        let seen = shard.insert(key, print);
+                        (seen != Seen::New).then_some((i, seen))
                     })
                     .collect()
             })
             .collect();
-        let mut duplicate = vec![false; ids.len()];
-        for i in repeats.into_iter().flatten() {
-            duplicate[i] = true;
+        let mut seen = vec![Seen::New; ids.len()];
+        for (i, s) in repeats.into_iter().flatten() {
+            seen[i] = s;
         }
-        duplicate
+        Marks::of(&seen)
     }
 }
 
@@ -316,6 +411,17 @@ mod tests {
         assert_eq!(order, expected);
         assert_eq!(claims(2, |i| i as i64, &[]), [Row(0), Row(1)]);
         assert_eq!(claims(0, |_| 0, &[4]), [Unreadable(0)]);
+    }
+
+    #[test]
+    fn a_repeat_with_other_usage_is_a_conflict_unless_a_print_is_unknown() {
+        let mut seen = SeenIds::default();
+        let ids: Texts = vec![Some("a"), Some("a"), Some("a"), Some("b"), Some("b")].into();
+        let marks = seen.mark_printed(&ids, &[7, 7, 8, 0, 9]);
+        assert_eq!(marks.duplicate, [false, true, true, false, true]);
+        assert_eq!(marks.conflict, [false, false, true, false, false]);
+        let later: Texts = vec![Some("a")].into();
+        assert_eq!(seen.mark_printed(&later, &[9]).conflict, [true]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! part at a time; the run then skips the listed ordinals, exactly as the in-memory
 //! set would.
 
-use super::{Key, significant};
+use super::{Key, Marks, Seen, compare, significant};
 use crate::error::{Error, Result};
 use crate::pricing::rows::Texts;
 use std::fs::File;
@@ -84,16 +84,17 @@ impl Spill {
             .map_err(|e| Error::output(&self.dir, e))
     }
 
-    /// The ordinals of every occurrence of an id after its first, sorted; removes the
-    /// spill files. Parts are read in parallel (memory holds a part per thread); a
-    /// part's records are in ordinal order, so a set of the ids seen so far finds them.
-    pub fn duplicates(self) -> Result<Vec<u64>> {
+    /// Every occurrence of an id after its first, as (its ordinal, the first's
+    /// ordinal), sorted; removes the spill files. Parts are read in parallel (memory
+    /// holds a part per thread); a part's records are in ordinal order, so a map of
+    /// the ids seen so far finds them.
+    pub fn duplicates(self) -> Result<Vec<(u64, u64)>> {
         use rayon::prelude::*;
         for mut w in self.parts {
             w.flush().map_err(|e| Error::output(&self.dir, e))?;
         }
         let dir = self.dir;
-        let parts: Vec<Vec<u64>> = (0..PARTS)
+        let parts: Vec<Vec<(u64, u64)>> = (0..PARTS)
             .into_par_iter()
             .map(|p| {
                 let path = dir.join(format!("ids-{p:02}"));
@@ -106,7 +107,7 @@ impl Spill {
                 Ok(repeats)
             })
             .collect::<Result<_>>()?;
-        let mut duplicates: Vec<u64> = parts.into_iter().flatten().collect();
+        let mut duplicates: Vec<(u64, u64)> = parts.into_iter().flatten().collect();
         duplicates.sort_unstable();
         Ok(duplicates)
     }
@@ -129,31 +130,32 @@ fn encode(out: &mut Vec<u8>, key: &Key, ordinal: u64) {
     }
 }
 
-/// The ordinals of the repeated ids in one part's records (in ordinal order);
-/// `None` if the records are cut short.
-fn repeats(mut bytes: &[u8]) -> Option<Vec<u64>> {
-    use polars::prelude::PlHashSet;
-    let mut uuids: PlHashSet<u128> =
-        PlHashSet::with_capacity_and_hasher(bytes.len() / 28, Default::default());
-    let mut others: PlHashSet<&[u8]> = PlHashSet::default();
+/// (ordinal, first copy's ordinal) of the repeated ids in one part's records (in
+/// ordinal order); `None` if the records are cut short.
+fn repeats(mut bytes: &[u8]) -> Option<Vec<(u64, u64)>> {
+    use polars::prelude::PlHashMap;
+    let mut uuids: PlHashMap<u128, u64> =
+        PlHashMap::with_capacity_and_hasher(bytes.len() / 28, Default::default());
+    let mut others: PlHashMap<&[u8], u64> = PlHashMap::default();
     let mut repeats = Vec::new();
     while !bytes.is_empty() {
         let (ordinal, rest) = bytes.split_first_chunk::<8>()?;
+        let ordinal = u64::from_le_bytes(*ordinal);
         let (len, rest) = rest.split_first_chunk::<4>()?;
-        let fresh = match u32::from_le_bytes(*len) {
+        let first = match u32::from_le_bytes(*len) {
             UUID => {
                 let (v, rest) = rest.split_first_chunk::<16>()?;
                 bytes = rest;
-                uuids.insert(u128::from_le_bytes(*v))
+                *uuids.entry(u128::from_le_bytes(*v)).or_insert(ordinal)
             }
             len => {
                 let (id, rest) = rest.split_at_checked(len as usize)?;
                 bytes = rest;
-                others.insert(id)
+                *others.entry(id).or_insert(ordinal)
             }
         };
-        if !fresh {
-            repeats.push(u64::from_le_bytes(*ordinal));
+        if first != ordinal {
+            repeats.push((ordinal, first));
         }
     }
     Some(repeats)
@@ -164,31 +166,59 @@ fn part_of(key: &Key) -> usize {
     (key.spread() >> 56) as usize % PARTS
 }
 
-/// Marks the duplicates of a batch from the sorted duplicate ordinals.
+/// Marks the duplicates of a batch from the sorted duplicate ordinals; a repeat's
+/// usage is compared with its first copy's, whose print is kept when it is read
+/// (only rows that have a repeat are printed).
 pub struct Listed {
-    duplicates: Vec<u64>,
+    /// (duplicate ordinal, first copy's ordinal), by duplicate.
+    duplicates: Vec<(u64, u64)>,
     next: usize,
+    /// Ordinals of first copies that have repeats, sorted.
+    firsts: Vec<u64>,
+    next_first: usize,
+    first_prints: std::collections::HashMap<u64, u64>,
 }
 
 impl Listed {
-    pub fn new(duplicates: Vec<u64>) -> Listed {
+    pub fn new(duplicates: Vec<(u64, u64)>) -> Listed {
+        let mut firsts: Vec<u64> = duplicates.iter().map(|(_, f)| *f).collect();
+        firsts.sort_unstable();
+        firsts.dedup();
         Listed {
             duplicates,
             next: 0,
+            firsts,
+            next_first: 0,
+            first_prints: Default::default(),
         }
     }
 
     /// Flags for rows `first..first + len` (batches come in ordinal order).
+    #[cfg(test)]
     pub fn mark(&mut self, first: u64, len: usize) -> Vec<bool> {
-        let mut flags = vec![false; len];
+        self.mark_printed(first, len, |_| 0).duplicate
+    }
+
+    /// `mark`, and which repeats differ in usage from their first copy; `print(i)`
+    /// is the `usage_print` of the batch's record `i` (0: not known).
+    pub fn mark_printed(&mut self, first: u64, len: usize, print: impl Fn(usize) -> u64) -> Marks {
         let end = first + len as u64;
-        while let Some(&o) = self.duplicates.get(self.next).filter(|o| **o < end) {
+        while let Some(&o) = self.firsts.get(self.next_first).filter(|o| **o < end) {
             if o >= first {
-                flags[(o - first) as usize] = true;
+                self.first_prints.insert(o, print((o - first) as usize));
+            }
+            self.next_first += 1;
+        }
+        let mut seen = vec![Seen::New; len];
+        while let Some(&(o, of)) = self.duplicates.get(self.next).filter(|(o, _)| *o < end) {
+            if o >= first {
+                let i = (o - first) as usize;
+                let original = self.first_prints.get(&of).copied().unwrap_or(0);
+                seen[i] = compare(original, print(i));
             }
             self.next += 1;
         }
-        flags
+        Marks::of(&seen)
     }
 }
 
@@ -220,9 +250,13 @@ mod tests {
             }
             let mut listed = Listed::new(spill.duplicates().unwrap());
             let mut set = super::super::SeenIds::default();
+            // Usage prints by position: some copies differ, some are not known.
+            let print_of = |i: usize| [0, 5, 5, 6][i % 4];
             for (n, chunk) in ids.chunks(batch).enumerate() {
-                let got = listed.mark((n * batch) as u64, chunk.len());
-                prop_assert_eq!(got, set.mark(&chunk.to_vec().into()));
+                let base = n * batch;
+                let prints: Vec<u64> = (0..chunk.len()).map(|i| print_of(base + i)).collect();
+                let got = listed.mark_printed(base as u64, chunk.len(), |i| prints[i]);
+                prop_assert_eq!(got, set.mark_printed(&chunk.to_vec().into(), &prints));
             }
         }
     }

@@ -235,6 +235,8 @@ fn every_reject_reason_has_its_row() {
             r,
             Reason::Overflow
                 | Reason::BadRow
+                | Reason::BadValue
+                | Reason::DuplicateConflict
                 | Reason::BadJson
                 | Reason::BadRecord
                 | Reason::UnsupportedSchema
