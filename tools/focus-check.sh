@@ -3,7 +3,8 @@
 # allocation) with --format focus, per day and per hour, and validate focus.parquet
 # with the FinOps Foundation's focus-validator (FOCUS 1.2). Fails on any failed or
 # errored rule (tools/focus_junit.py reads its JUnit XML: the validator exits 0
-# regardless), then reads every Parquet report with DuckDB (tools/check_parquet.py).
+# regardless), then reads every Parquet report with DuckDB (tools/check_parquet.py)
+# and with pyarrow 14 (tools/check_old_pyarrow.py).
 # Exit 3 when no Python >= 3.12 is available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,4 +54,8 @@ done
 price_fixtures "$work/partitioned" --from 2024-01-01 --to 2026-01-01 --partition-by day
 # Every Parquet report read back by DuckDB, no casts, totals = the manifest's.
 "$venv/bin/python" tools/check_parquet.py "$work/day" "$work/hour" "$work/partitioned" || status=1
+# ...and by pyarrow 14, which cannot open string views (its own small venv).
+old=$(PYARROW_PIN='pyarrow==14.0.2' PYARROW_VENV="$HOME/.cache/billrun/pyarrow14-venv" \
+  bash tools/python-venv.sh --pyarrow-only) || exit $?
+"$old/bin/python" tools/check_old_pyarrow.py "$work/day" "$work/hour" "$work/partitioned" || status=1
 exit $status

@@ -6,7 +6,10 @@
 
 use super::table::{Schema, Table};
 use crate::error::{Error, Result};
-use polars::prelude::{ParquetCompression, ParquetWriter, StatisticsOptions};
+use polars::io::parquet::write::KeyValueMetadata;
+use polars::prelude::{
+    CompatLevel, ParquetCompression, ParquetWriter, SchemaExt, StatisticsOptions,
+};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -173,6 +176,7 @@ impl ParquetSink {
         let writer = ParquetWriter::new(file.clone())
             .with_compression(ParquetCompression::Snappy)
             .with_statistics(StatisticsOptions::default())
+            .with_key_value_metadata(Some(plain_arrow_schema(&polars_schema)))
             .batched(&polars_schema)
             .map_err(err)?;
         Ok(ParquetSink {
@@ -216,6 +220,17 @@ impl TableSink for ParquetSink {
             .map_err(|e| Error::output(&self.path, e))?;
         Ok(self.rows)
     }
+}
+
+/// The Arrow schema a Parquet file carries for Arrow readers, at polars' oldest
+/// compatibility level: text as plain (large) strings, not string views, which
+/// pyarrow before 15 cannot open ("Unrecognized type: 24"). polars 0.55's writer
+/// always declares views, but keeps an `ARROW:schema` key given to it; the column
+/// data is the same either way (Parquet BYTE_ARRAY, UTF-8).
+fn plain_arrow_schema(schema: &polars::prelude::Schema) -> KeyValueMetadata {
+    let arrow = schema.to_arrow(CompatLevel::oldest());
+    let kv = polars_parquet::write::schema_to_metadata_key(&arrow);
+    KeyValueMetadata::from_static(vec![(kv.key, kv.value.unwrap_or_default())])
 }
 
 /// A buffered file that several owners can write and flush.
