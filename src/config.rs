@@ -6,7 +6,7 @@ use crate::catalog::PriceCatalog;
 use crate::cli::{
     ChargePeriodArg, DedupArg, FormatArg, PartitionArg, PtHoursArg, RunArgs, SplitArg,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Locus, Result, clip};
 use crate::pricing::allocate::{Allocation, CapacitySplit};
 use crate::pricing::group::GroupKey;
 use crate::report::output::Partitioning;
@@ -155,18 +155,24 @@ fn load_profiles(path: &Path) -> Result<HashMap<String, String>> {
             continue;
         }
         if !arn.starts_with("arn:") || model.is_empty() {
-            return Err(Error::input(
+            return Err(Error::input_at(
                 path,
-                format!("line {line}: expected `arn,model_id`, found \"{arn}\", \"{model}\""),
+                Locus::Line(line),
+                format!(
+                    "expected `arn,model_id`, found \"{}\", \"{}\"",
+                    clip(arn),
+                    clip(model)
+                ),
             ));
         }
         if profiles
             .insert(arn.to_string(), model.to_string())
             .is_some()
         {
-            return Err(Error::input(
+            return Err(Error::input_at(
                 path,
-                format!("line {line}: {arn} is mapped twice"),
+                Locus::Line(line),
+                format!("{} is mapped twice", clip(arn)),
             ));
         }
     }

@@ -83,7 +83,7 @@ fn closing_line(report: &run::RunReport, out: &std::path::Path) -> String {
 fn prices(args: PricesArgs) -> Result<i32, Error> {
     if let Some(path) = args.check {
         if !path.is_file() {
-            return Err(Error::input(&path, "no such file"));
+            return Err(Error::input_msg(&path, "no such file"));
         }
         return Ok(match catalog::PriceCatalog::from_file(&path) {
             Ok(c) => {

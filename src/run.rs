@@ -304,7 +304,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     };
     let summary_tallies = by_summary_keys.as_ref().unwrap_or(&state.tallies);
     let summary = report::summarize(summary_tallies, &cfg.catalog).ok_or_else(|| {
-        Error::output(
+        Error::output_msg(
             &cfg.out,
             "a summary cost overflows DECIMAL(38, 12) or a quantity overflows Int64",
         )
@@ -398,8 +398,9 @@ fn cost_center_totals(
     let by_center = state
         .tallies
         .project(&positions(&state.keys, &[GroupKey::CostCenter]));
-    let summary = report::summarize(&by_center, &cfg.catalog)
-        .ok_or_else(|| Error::output(&cfg.out, "a cost-center total overflows DECIMAL(38, 12)"))?;
+    let summary = report::summarize(&by_center, &cfg.catalog).ok_or_else(|| {
+        Error::output_msg(&cfg.out, "a cost-center total overflows DECIMAL(38, 12)")
+    })?;
     let mut totals: BTreeMap<String, BTreeMap<String, Money>> = BTreeMap::new();
     for ((group, _, currency), cell) in &summary {
         let t = totals
@@ -805,7 +806,7 @@ impl<'c> RunState<'c> {
             let allocated = !self.cfg.allocation.is_empty();
             let table =
                 focus::table(&tallies, &self.cfg.catalog, period, allocated).ok_or_else(|| {
-                    Error::output(dir, "a FOCUS cost or quantity overflows DECIMAL(38, 12)")
+                    Error::output_msg(dir, "a FOCUS cost or quantity overflows DECIMAL(38, 12)")
                 })?;
             let schema = focus::schema();
             let mut sink: Box<dyn TableSink> = match &self.cfg.partition {
@@ -856,7 +857,7 @@ impl RunState<'_> {
         let at = positions(&self.keys, std::slice::from_ref(&p.key))[0];
         for (label, part) in self.tallies.split(at, &keep) {
             let summary = report::summarize(&part, &self.cfg.catalog).ok_or_else(|| {
-                Error::output(dir, "a summary cost or quantity overflows DECIMAL(38, 12)")
+                Error::output_msg(dir, "a summary cost or quantity overflows DECIMAL(38, 12)")
             })?;
             sink.write_labelled(&label, report::summary_table(group_columns, &summary))?;
         }

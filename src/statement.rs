@@ -59,7 +59,7 @@ pub fn run(args: &StatementArgs) -> Result<()> {
                 let t = totals.entry((line.currency, line.key)).or_default();
                 *t = t
                     .checked_add(line.cost)
-                    .ok_or_else(|| Error::input(file, "a total overflows DECIMAL(38, 12)"))?;
+                    .ok_or_else(|| Error::input_msg(file, "a total overflows DECIMAL(38, 12)"))?;
             }
         }
     }
@@ -137,7 +137,7 @@ fn summary_files(dir: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
     }
     let parts = dir.join("summary");
     let entries = std::fs::read_dir(&parts).map_err(|_| {
-        Error::input(
+        Error::input_msg(
             dir,
             "no summary.parquet, summary.csv or summary/ partitions here",
         )
@@ -210,7 +210,7 @@ fn read_summary(file: &Path, by: &str) -> Result<Vec<Line>> {
                 .ok()
                 .and_then(Money::from_decimal)
                 .ok_or_else(|| {
-                    Error::input(file, format!("cost \"{}\" is not a decimal", &r[cost]))
+                    Error::input_msg(file, format!("cost \"{}\" is not a decimal", &r[cost]))
                 })?;
             lines.push(Line {
                 key: r[key].to_string(),
@@ -240,7 +240,7 @@ fn read_summary(file: &Path, by: &str) -> Result<Vec<Line>> {
     };
     let cost = df.column("cost").map_err(|e| Error::input(file, e))?;
     if !matches!(cost.dtype(), DataType::Decimal(_, 12)) {
-        return Err(Error::input(file, "cost is not DECIMAL(38, 12)"));
+        return Err(Error::input_msg(file, "cost is not DECIMAL(38, 12)"));
     }
     let costs: Vec<Option<i128>> = cost
         .as_materialized_series()

@@ -21,7 +21,7 @@ pub use provisioned::{bill_provisioned, read_provisioned};
 
 use crate::catalog::terms::{Commitment, Mode, Tier, UsageType};
 use crate::catalog::{PriceCatalog, Query};
-use crate::error::{Error, Result};
+use crate::error::{Error, Locus, Result};
 use crate::ingest::records::{Record, RecordTable};
 use crate::pricing::money::{Money, Prorater, Quantity};
 pub use crate::pricing::rate::{LineItem, Reject};
@@ -417,10 +417,15 @@ impl Biller<'_> {
     /// The end of an interval whose end is empty (still active): `--to`.
     fn open_end(&self, table: &RecordTable, row: i64, column: &str) -> Result<i64> {
         self.window.1.ok_or_else(|| {
-            Error::Usage(format!(
-                "{} row {row}: {column} is empty (still active); pass --to to bill it up to an instant",
-                table.path.display()
-            ))
+            let at = Locus::Row {
+                row: row.max(0) as u64,
+                column: Some(column.to_string()),
+            };
+            Error::input_at(
+                &table.path,
+                at,
+                "empty (still active); pass --to to bill it up to an instant",
+            )
         })
     }
 }

@@ -328,7 +328,7 @@ pub fn open_input(file: &InputFile) -> Result<File> {
                 .custom_flags(libc::O_NONBLOCK)
                 .open(&file.path);
             drop(release);
-            Err(Error::input(
+            Err(Error::input_msg(
                 &file.path,
                 format!(
                     "a FIFO with no writer after {} s; start the program that writes it first",
@@ -379,7 +379,7 @@ pub fn read_projected(
     drop(recv);
     let produced = reader
         .join()
-        .unwrap_or_else(|_| Err(Error::input(&file.path, "reader thread panicked")));
+        .unwrap_or_else(|_| Err(Error::input_msg(&file.path, "reader thread panicked")));
     outcome.and(produced)
 }
 

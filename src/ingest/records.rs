@@ -47,7 +47,7 @@ impl RecordTable {
             Some(InputKind::Parquet) => read_parquet(path)?,
             Some(InputKind::Csv) | Some(InputKind::CsvGz) => read_csv(path)?,
             _ => {
-                return Err(Error::input(
+                return Err(Error::input_msg(
                     path,
                     "expected a .csv, .csv.gz or .parquet file",
                 ));

@@ -8,7 +8,7 @@
 //! normalised batches (see `ingest::read_batches`).
 
 use super::{Batch, InputFile, Unreadable};
-use crate::error::{Error, Result};
+use crate::error::{Error, Locus, Result};
 use crate::pricing::reasons::Reason;
 use crate::pricing::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
 use polars::prelude::*;
@@ -46,7 +46,7 @@ fn check_types(file: &InputFile, schema: &ArrowSchema) -> Result<()> {
             _ if counts => "an integer (int64) or a string",
             _ => "a string",
         };
-        return Err(Error::input(
+        return Err(Error::input_msg(
             &file.path,
             format!(
                 "column \"{name}\" has type {dtype}, which billrun cannot read; write it as {want}"
@@ -154,7 +154,7 @@ pub(super) fn parquet_batches(
         let raw = reader.finish().map_err(err)?;
         let frame = match ids_only {
             true => ids_frame(raw, range.1).map_err(err)?,
-            false => canonical_named(raw, rows).map_err(|e| Error::input(&file.path, e))?,
+            false => canonical_named(raw, rows).map_err(|e| Error::input_msg(&file.path, e))?,
         };
         start += range.1;
         if !emit(Batch {
@@ -204,7 +204,7 @@ pub(super) fn csv_batches(
             None => return check_required(file, &[]),
         }
     };
-    let names = header_names(&header.bytes).map_err(|e| Error::input(&file.path, e))?;
+    let names = header_names(&header.bytes).map_err(|e| Error::input_msg(&file.path, e))?;
     let names: Vec<String> = names.iter().map(|n| crate::error::clip(n)).collect();
     check_required(file, &names)?;
     let schema: SchemaRef = Arc::new(
@@ -222,10 +222,12 @@ pub(super) fn csv_batches(
             .into_reader_with_file_handle(Cursor::new(chunk))
             .finish()
             .map_err(|e| {
-                Error::input(
-                    &file.path,
-                    format!("rows from {}: {e}", rows.first().unwrap_or(&next_row)),
-                )
+                let first = *rows.first().unwrap_or(&next_row);
+                let at = Locus::Row {
+                    row: first.max(0) as u64,
+                    column: None,
+                };
+                Error::input_at(&file.path, at, format!("in the rows from here: {e}"))
             })?;
         if raw.height() != rows.len() {
             let msg = format!(
@@ -233,9 +235,9 @@ pub(super) fn csv_batches(
                 raw.height(),
                 rows.len()
             );
-            return Err(Error::input(&file.path, msg));
+            return Err(Error::input_msg(&file.path, msg));
         }
-        let frame = canonical_named(raw, rows).map_err(|e| Error::input(&file.path, e))?;
+        let frame = canonical_named(raw, rows).map_err(|e| Error::input_msg(&file.path, e))?;
         if !emit(Batch { frame, unreadable }) {
             break;
         }

@@ -135,7 +135,7 @@ impl Partitioning {
             && label.bytes().all(|b| b.is_ascii_digit() || b == b'-')
             && !label.starts_with('-');
         if !is_date {
-            return Err(Error::output(
+            return Err(Error::output_msg(
                 root,
                 format!("refusing partition value \"{label}\": not a date"),
             ));
@@ -230,7 +230,10 @@ impl PartitionedSink {
 impl TableSink for PartitionedSink {
     fn write(&mut self, rows: Table) -> Result<()> {
         let Some(Values::Instant(at)) = self.time_column.map(|c| &rows.columns[c]) else {
-            return Err(Error::output(&self.root, "partition column is not a time"));
+            return Err(Error::output_msg(
+                &self.root,
+                "partition column is not a time",
+            ));
         };
         let labels: Vec<String> = at.iter().map(|t| self.partitioning.label(*t)).collect();
         for (label, part) in rows.split_rows(|i| labels[i].clone()) {

@@ -80,7 +80,7 @@ impl<T: Send + 'static> Background<T> {
             // The writer stopped early: its error.
             _ => match self.join() {
                 Err(e) => Err(e),
-                Ok(_) => Err(Error::output(
+                Ok(_) => Err(Error::output_msg(
                     Path::new(&self.name),
                     "report writer stopped",
                 )),
@@ -95,10 +95,10 @@ impl<T: Send + 'static> Background<T> {
     }
 
     fn join(&mut self) -> Result<u64> {
-        let panicked = || Error::output(Path::new(&self.name), "report writer panicked");
+        let panicked = || Error::output_msg(Path::new(&self.name), "report writer panicked");
         match self.thread.take() {
             Some(thread) => thread.join().unwrap_or_else(|_| Err(panicked())),
-            None => Err(Error::output(
+            None => Err(Error::output_msg(
                 Path::new(&self.name),
                 "report writer stopped",
             )),
@@ -270,7 +270,7 @@ mod tests {
         fn write(&mut self, rows: Table) -> Result<()> {
             let mut seen = self.seen.lock().unwrap();
             if Some(seen.len()) == self.fail_at {
-                return Err(Error::output(Path::new("x"), "disk full"));
+                return Err(Error::output_msg(Path::new("x"), "disk full"));
             }
             seen.push(rows.len());
             Ok(())

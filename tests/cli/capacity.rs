@@ -203,7 +203,8 @@ fn a_record_still_running_needs_to_and_stops_there() {
     let (o, _) = run_csv(&[], &["--provisioned", &p]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("row 3: end is empty (still active); pass --to"),
+        stderr(&o)
+            .contains("row 3, column \"end\": cannot read input: empty (still active); pass --to"),
         "{}",
         stderr(&o)
     );
