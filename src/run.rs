@@ -593,10 +593,7 @@ impl<'c> RunState<'c> {
         let print = |k: usize| row_at(k).map_or(0, |i| usage_print(cols, i));
         let ids = claims.as_ref().map_or(&cols.request_id, |(_, ids)| ids);
         let marks = match &mut self.duplicates {
-            Duplicates::Memory(seen) => {
-                let prints: Vec<u64> = (0..total).into_par_iter().map(print).collect();
-                seen.mark_printed(ids, &prints)
-            }
+            Duplicates::Memory(seen) => seen.mark_printed(ids, print),
             // Only the rows the first pass listed are printed.
             Duplicates::Listed(listed) => listed.mark_printed(self.ordinal, total, print),
         };

@@ -10,7 +10,7 @@ pub mod spill;
 // foldhash (polars' hasher): several times faster than SipHash on 16-byte keys, and
 // the set is not exposed to untrusted key choice beyond what the input already is.
 use crate::ingest::Unreadable;
-use crate::pricing::rows::{Counts, Ints, Texts, UsageColumns, trimmed};
+use crate::pricing::rows::{Ints, Texts, UsageColumns, trimmed};
 use polars::prelude::PlHashMap as HashMap;
 
 /// Shards of the set: ids are spread by hash, so a batch is marked by all threads at
@@ -22,11 +22,33 @@ pub struct SeenIds {
 }
 
 /// Each id with the usage print of its first copy (`usage_print`; 0: unknown).
-/// A UUID is kept as two u64 halves: 24-byte entries where a u128 key would be 32.
 #[derive(Default)]
 struct Shard {
-    uuids: HashMap<[u64; 2], u64>,
-    others: HashMap<Box<str>, u64>,
+    uuids: HashMap<PackedUuid, u32>,
+    others: HashMap<Box<str>, u32>,
+}
+
+/// A UUID as four u32, so an entry with its print is 20 bytes (a u128 key would
+/// align it to 32); hashed as the one u128 it is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct PackedUuid([u32; 4]);
+
+impl PackedUuid {
+    fn new(v: u128) -> PackedUuid {
+        PackedUuid([
+            (v >> 96) as u32,
+            (v >> 64) as u32,
+            (v >> 32) as u32,
+            v as u32,
+        ])
+    }
+}
+
+impl std::hash::Hash for PackedUuid {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let [a, b, c, d] = self.0.map(u128::from);
+        state.write_u128((a << 96) | (b << 64) | (c << 32) | d);
+    }
 }
 
 /// What marking found of one record's id.
@@ -56,7 +78,7 @@ impl Marks {
 }
 
 /// Two prints of one id conflict when both are known and differ.
-fn compare(first: u64, this: u64) -> Seen {
+fn compare(first: u32, this: u32) -> Seen {
     match first != 0 && this != 0 && first != this {
         true => Seen::Conflict,
         false => Seen::Repeat,
@@ -66,35 +88,44 @@ fn compare(first: u64, this: u64) -> Seen {
 /// What row `i` bills, hashed (never 0): model, region, mode, service tier, the token
 /// and image meters, image size and quality. Empty mode and tier are their defaults,
 /// counts compare by value (`"4"` = 4), so a CSV export and a log of one request
-/// agree; the timestamp is left out (exports round it differently).
-pub fn usage_print(cols: &UsageColumns, i: usize) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = polars::prelude::PlFixedStateQuality::default().build_hasher();
-    let mut text = |v: Option<&str>, default: &str| {
-        let v = v.map(trimmed).filter(|v| !v.is_empty()).unwrap_or(default);
-        h.write(v.as_bytes());
-        h.write_u8(0xff);
-    };
-    text(cols.model_id.get(i), "");
-    text(cols.region.get(i), "");
-    text(cols.mode.get(i), "on_demand");
-    text(
-        cols.service_tier.get(i).filter(|t| *t != "default"),
-        "standard",
-    );
-    text(cols.image_quality.get(i), "");
-    let counts = cols
-        .meters
-        .iter()
-        .chain([&cols.image_width, &cols.image_height]);
-    for c in counts {
-        match Counts::get(c, i) {
-            Ok(n) => h.write_u64(n),
-            Err(raw) => h.write(raw.as_bytes()),
-        }
-        h.write_u8(0xfe);
+/// agree; the timestamp is left out (exports round it differently). The fields are
+/// packed into one buffer and hashed once (a hash per field cost a tenth of a run).
+pub fn usage_print(cols: &UsageColumns, i: usize) -> u32 {
+    fn text<'a>(v: Option<&'a str>, default: &'a str) -> &'a str {
+        v.map(trimmed).filter(|v| !v.is_empty()).unwrap_or(default)
     }
-    h.finish() | 1
+    use std::hash::BuildHasher;
+    let mut buf = [0u8; 384];
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        let take = bytes.len().min(buf.len() - n - 1);
+        buf[n..n + take].copy_from_slice(&bytes[..take]);
+        buf[n + take] = 0xff;
+        n += take + 1;
+    };
+    put(text(cols.model_id.get(i), "").as_bytes());
+    put(text(cols.region.get(i), "").as_bytes());
+    put(text(cols.mode.get(i), "on_demand").as_bytes());
+    let tier = text(cols.service_tier.get(i), "standard");
+    put(if tier == "default" { "standard" } else { tier }.as_bytes());
+    for c in &cols.meters {
+        match c.get(i) {
+            Ok(count) => put(&count.to_le_bytes()),
+            Err(raw) => put(raw.as_bytes()),
+        }
+    }
+    // Image size and quality matter only to rows with images (most rows have none).
+    if cols.meters[4].get(i) != Ok(0) {
+        for c in [&cols.image_width, &cols.image_height] {
+            match c.get(i) {
+                Ok(count) => put(&count.to_le_bytes()),
+                Err(raw) => put(raw.as_bytes()),
+            }
+        }
+        put(text(cols.image_quality.get(i), "").as_bytes());
+    }
+    let hash = polars::prelude::PlFixedStateQuality::default().hash_one(&buf[..n]);
+    (hash as u32) | 1
 }
 
 /// An id as the set keeps it.
@@ -139,29 +170,24 @@ impl Default for SeenIds {
 }
 
 impl Shard {
-    fn insert(&mut self, key: Key, print: u64) -> Seen {
-        let first = match key {
+    /// One hash lookup per id, as a set insert would be: a new id grows the map.
+    fn insert(&mut self, key: Key, print: u32) -> Seen {
+        let (grew, first) = match key {
             Key::Uuid(v) => {
-                let halves = [(v >> 64) as u64, v as u64];
-                match self.uuids.get(&halves) {
-                    Some(first) => *first,
-                    None => return self.fresh_uuid(halves, print),
-                }
+                let before = self.uuids.len();
+                let first = *self.uuids.entry(PackedUuid::new(v)).or_insert(print);
+                (self.uuids.len() > before, first)
             }
+            // Other ids are rare: a lookup, then an insert of the boxed text.
             Key::Other(id) => match self.others.get(id) {
-                Some(first) => *first,
-                None => {
-                    self.others.insert(id.into(), print);
-                    return Seen::New;
-                }
+                Some(first) => (false, *first),
+                None => (self.others.insert(id.into(), print).is_none(), print),
             },
         };
-        compare(first, print)
-    }
-
-    fn fresh_uuid(&mut self, halves: [u64; 2], print: u64) -> Seen {
-        self.uuids.insert(halves, print);
-        Seen::New
+        match grew {
+            true => Seen::New,
+            false => compare(first, print),
+        }
     }
 }
 
@@ -177,23 +203,24 @@ impl SeenIds {
     /// were seen before, earlier in the run or earlier in the batch: the same answer
     /// as inserting them one by one, computed by the shards in parallel.
     pub fn mark(&mut self, ids: &Texts) -> Vec<bool> {
-        self.mark_printed(ids, &[]).duplicate
+        self.mark_printed(ids, |_| 0).duplicate
     }
 
     /// `mark`, also telling which repeats differ in usage from the first copy:
-    /// `prints[i]` is record `i`'s `usage_print` (0 or absent: not known).
-    pub fn mark_printed(&mut self, ids: &Texts, prints: &[u64]) -> Marks {
+    /// `print(i)` is record `i`'s `usage_print` (0: not known), taken in the same
+    /// parallel pass that reads the ids.
+    pub fn mark_printed(&mut self, ids: &Texts, print: impl Fn(usize) -> u32 + Sync) -> Marks {
         use rayon::prelude::*;
-        let keys: Vec<Option<(usize, Key)>> = (0..ids.len())
+        let keys: Vec<Option<(usize, Key, u32)>> = (0..ids.len())
             .into_par_iter()
             .map(|i| {
                 let key = Key::of(significant(ids.get(i))?);
-                Some((key.shard(), key))
+                Some((key.shard(), key, print(i)))
             })
             .collect();
         let mut rows: Vec<Vec<usize>> = vec![Vec::new(); SHARDS];
         for (i, k) in keys.iter().enumerate() {
-            if let Some((shard, _)) = k {
+            if let Some((shard, _, _)) = k {
                 rows[*shard].push(i);
             }
         }
@@ -204,12 +231,11 @@ impl SeenIds {
             .map(|(shard, rows)| {
                 rows.into_iter()
                     .filter_map(|i| {
-                        let key = match &keys[i] {
-                            Some((_, Key::Uuid(v))) => Key::Uuid(*v),
-                            Some((_, Key::Other(s))) => Key::Other(s),
+                        let (key, print) = match &keys[i] {
+                            Some((_, Key::Uuid(v), p)) => (Key::Uuid(*v), *p),
+                            Some((_, Key::Other(s), p)) => (Key::Other(s), *p),
                             None => return None,
                         };
-                        let print = prints.get(i).copied().unwrap_or(0);
                         let seen = shard.insert(key, print);
                         (seen != Seen::New).then_some((i, seen))
                     })
@@ -417,11 +443,11 @@ mod tests {
     fn a_repeat_with_other_usage_is_a_conflict_unless_a_print_is_unknown() {
         let mut seen = SeenIds::default();
         let ids: Texts = vec![Some("a"), Some("a"), Some("a"), Some("b"), Some("b")].into();
-        let marks = seen.mark_printed(&ids, &[7, 7, 8, 0, 9]);
+        let marks = seen.mark_printed(&ids, |i| [7, 7, 8, 0, 9][i]);
         assert_eq!(marks.duplicate, [false, true, true, false, true]);
         assert_eq!(marks.conflict, [false, false, true, false, false]);
         let later: Texts = vec![Some("a")].into();
-        assert_eq!(seen.mark_printed(&later, &[9]).conflict, [true]);
+        assert_eq!(seen.mark_printed(&later, |_| 9).conflict, [true]);
     }
 
     #[test]

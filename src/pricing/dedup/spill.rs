@@ -176,7 +176,7 @@ pub struct Listed {
     /// Ordinals of first copies that have repeats, sorted.
     firsts: Vec<u64>,
     next_first: usize,
-    first_prints: std::collections::HashMap<u64, u64>,
+    first_prints: std::collections::HashMap<u64, u32>,
 }
 
 impl Listed {
@@ -201,7 +201,7 @@ impl Listed {
 
     /// `mark`, and which repeats differ in usage from their first copy; `print(i)`
     /// is the `usage_print` of the batch's record `i` (0: not known).
-    pub fn mark_printed(&mut self, first: u64, len: usize, print: impl Fn(usize) -> u64) -> Marks {
+    pub fn mark_printed(&mut self, first: u64, len: usize, print: impl Fn(usize) -> u32) -> Marks {
         let end = first + len as u64;
         while let Some(&o) = self.firsts.get(self.next_first).filter(|o| **o < end) {
             if o >= first {
@@ -254,9 +254,9 @@ mod tests {
             let print_of = |i: usize| [0, 5, 5, 6][i % 4];
             for (n, chunk) in ids.chunks(batch).enumerate() {
                 let base = n * batch;
-                let prints: Vec<u64> = (0..chunk.len()).map(|i| print_of(base + i)).collect();
+                let prints: Vec<u32> = (0..chunk.len()).map(|i| print_of(base + i)).collect();
                 let got = listed.mark_printed(base as u64, chunk.len(), |i| prints[i]);
-                prop_assert_eq!(got, set.mark_printed(&chunk.to_vec().into(), &prints));
+                prop_assert_eq!(got, set.mark_printed(&chunk.to_vec().into(), |i| prints[i]));
             }
         }
     }
