@@ -294,6 +294,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let derived_rejected = derived_rejects.len() as u64;
     state.write_rejects(derived_rejects)?;
     progress.finish();
+    refuse_silent_zero(&state.counts, &skipped)?;
     let by_summary_keys = match cfg.tally_keys() == cfg.group_by {
         true => None,
         false => Some(
@@ -388,6 +389,20 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
         derived_rejected,
         duplicate_conflicts: conflicts,
     })
+}
+
+/// A run that read no row at all while it skipped files has most likely missed its
+/// usage (logs of an unknown extension, say): an error, not a $0 bill.
+fn refuse_silent_zero(counts: &RowCounts, skipped: &[ingest::Skipped]) -> Result<()> {
+    let Some(first) = skipped.first().filter(|_| counts.read == 0) else {
+        return Ok(());
+    };
+    Err(Error::Usage(format!(
+        "no usage row was read, and {} file(s) were skipped (e.g. {}: {}): refusing to report a $0 bill. Name the usage files explicitly, or remove what is not usage",
+        skipped.len(),
+        crate::error::clip(&first.path),
+        first.reason
+    )))
 }
 
 /// Exact totals by cost center and currency.

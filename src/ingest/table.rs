@@ -89,6 +89,45 @@ fn canonical(mut df: DataFrame, rows: Vec<i64>) -> PolarsResult<DataFrame> {
     df.lazy().select(exprs).collect()
 }
 
+/// Rows with a binary cell (of a canonical column) that is not UTF-8 are set aside
+/// as `bad_value` rejects naming the column; the rest of the batch is kept.
+fn set_aside_bad_text(
+    df: DataFrame,
+    rows: Vec<i64>,
+) -> PolarsResult<(DataFrame, Vec<i64>, Vec<Unreadable>)> {
+    let mut bad: Vec<Option<String>> = vec![None; df.height()];
+    for name in TEXT_COLUMNS.iter().chain(&INT_COLUMNS) {
+        let Ok(c) = df.column(name) else { continue };
+        if c.dtype() != &DataType::Binary {
+            continue;
+        }
+        for (i, v) in c.binary()?.iter().enumerate() {
+            let Some(Err(e)) = v.map(std::str::from_utf8) else {
+                continue;
+            };
+            let at = e.valid_up_to();
+            let byte = v.map_or(0, |b| b[at]);
+            bad[i].get_or_insert_with(|| {
+                format!("column \"{name}\": byte 0x{byte:02x} at offset {at} is not UTF-8")
+            });
+        }
+    }
+    if bad.iter().all(Option::is_none) {
+        return Ok((df, rows, Vec::new()));
+    }
+    let keep: Vec<bool> = bad.iter().map(Option::is_none).collect();
+    let df = df.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+    let mut kept = Vec::with_capacity(rows.len());
+    let mut unreadable = Vec::new();
+    for (row, why) in rows.into_iter().zip(bad) {
+        match why {
+            None => kept.push(row),
+            Some(message) => unreadable.push(Unreadable::new(row, Reason::BadValue, message)),
+        }
+    }
+    Ok((df, kept, unreadable))
+}
+
 /// `canonical`, with a failure naming the column (and its type) that caused it.
 fn canonical_named(df: DataFrame, rows: Vec<i64>) -> std::result::Result<DataFrame, String> {
     let columns: Vec<(String, DataType)> = df
@@ -112,6 +151,15 @@ fn canonical_named(df: DataFrame, rows: Vec<i64>) -> std::result::Result<DataFra
 /// The `request_id` column as text (all nulls when the file has none), `rows` long.
 fn ids_frame(df: DataFrame, rows: usize) -> PolarsResult<DataFrame> {
     let ids = match df.column("request_id") {
+        // An id that is not UTF-8 is no id: its row is a bad_value reject that
+        // claims nothing (set_aside_bad_text), so it is null here too.
+        Ok(c) if c.dtype() == &DataType::Binary => {
+            let text = c
+                .binary()?
+                .iter()
+                .map(|v| v.and_then(|b| std::str::from_utf8(b).ok()));
+            Column::new("request_id".into(), text.collect::<Vec<_>>())
+        }
         Ok(c) => c.cast(&DataType::String)?,
         Err(_) => Column::full_null("request_id".into(), rows, &DataType::String),
     };
@@ -152,15 +200,17 @@ pub(super) fn parquet_batches(
         reader.set_metadata(metadata.clone());
         let rows = (start as i64 + 1..=(start + range.1) as i64).collect();
         let raw = reader.finish().map_err(err)?;
-        let frame = match ids_only {
-            true => ids_frame(raw, range.1).map_err(err)?,
-            false => canonical_named(raw, rows).map_err(|e| Error::input_msg(&file.path, e))?,
+        let (frame, unreadable) = match ids_only {
+            true => (ids_frame(raw, range.1).map_err(err)?, Vec::new()),
+            false => {
+                let (raw, rows, unreadable) = set_aside_bad_text(raw, rows).map_err(err)?;
+                let frame =
+                    canonical_named(raw, rows).map_err(|e| Error::input_msg(&file.path, e))?;
+                (frame, unreadable)
+            }
         };
         start += range.1;
-        if !emit(Batch {
-            frame,
-            unreadable: Vec::new(),
-        }) {
+        if !emit(Batch { frame, unreadable }) {
             break;
         }
     }

@@ -313,16 +313,32 @@ fn unsupported_parquet_types_name_the_column_and_the_fix() {
         e.contains("write it as an integer (int64) or a string"),
         "{e}"
     );
-    let bad: &[u8] = b"amazon.nova-lite\xff";
-    let binary = Series::new("model_id".into(), [bad]);
-    let input = parquet_with(tmp.path(), "binary.parquet", binary.into());
+    let millis = DataType::Duration(TimeUnit::Milliseconds);
+    let duration = Series::new("output_tokens".into(), [5i64])
+        .cast(&millis)
+        .unwrap();
+    let input = parquet_with(tmp.path(), "duration.parquet", duration.into());
     let (o, _) = run_csv(&[&input], &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("column \"model_id\" (binary)"),
+        stderr(&o).contains("column \"output_tokens\" has type duration[ms]"),
         "{}",
         stderr(&o)
     );
+    // Before: one undecodable cell aborted the run naming a chunk. Now it rejects
+    // its row, naming the column; the other rows are read.
+    let (good, bad): (&[u8], &[u8]) = (b"amazon.nova-lite-v1:0", b"amazon.nova-lite\xff");
+    let binary = Series::new("model_id".into(), [good, bad, good]);
+    let input = parquet_with(tmp.path(), "binary.parquet", binary.into());
+    for dedup in ["memory", "disk"] {
+        let (o, dir) = run_csv(&[&input], &["--dedup", dedup]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(rows_of(dir.path())["read"], 3);
+        let rejects = read_csv(&dir.path().join("out/rejects.csv"));
+        assert_eq!((rejects.len(), rejects[0]["row"].as_str()), (1, "2"));
+        assert_eq!(rejects[0]["reason"], "bad_value");
+        assert!(rejects[0]["message"].contains("column \"model_id\": byte 0xff"));
+    }
 }
 
 #[test]
@@ -405,4 +421,21 @@ fn a_repeated_request_id_with_other_usage_is_reported_and_the_first_copy_wins() 
         // 5 × 0.00000024) = 2 × 0.00000936 + 0.0000018.
         assert_eq!(m["totals"]["USD"], "0.000020520000", "{dedup}");
     }
+}
+
+#[test]
+fn a_run_that_reads_no_row_while_skipping_files_fails() {
+    // A usage file exists (so the directory is not empty of usage) but holds no row,
+    // and the real usage sits beside it under an extension billrun does not read.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("d");
+    write(&d.join("empty.csv"), format!("{HEADER}\n"));
+    write(&d.join("usage.txt"), format!("{HEADER}\n{}\n", row("a")));
+    let (o, dir) = run_csv(&[&d], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no usage row was read, and 1 file(s) were skipped"));
+    assert!(!dir.path().join("out").exists());
+    // With nothing skipped, an empty file is an empty (and honest) report.
+    std::fs::remove_file(d.join("usage.txt")).unwrap();
+    assert_eq!(run_csv(&[&d], &[]).0.status.code(), Some(0));
 }
