@@ -120,7 +120,7 @@ fn registry_entry(
     }
     Ok(ImportedModel {
         cmu_per_copy: positive(rec, "cmu_per_copy")?,
-        cmu_version: required(rec, "cmu_version")?.to_string(),
+        cmu_version: crate::catalog::terms::cmu_version(required(rec, "cmu_version")?).to_string(),
         region,
         account_id,
         created,

@@ -278,7 +278,7 @@ fn capacity_terms(
     }
     Ok((
         commitment,
-        Some(cmu_version.to_string()).filter(|v| !v.is_empty()),
+        Some(super::terms::cmu_version(cmu_version).to_string()).filter(|v| !v.is_empty()),
     ))
 }
 

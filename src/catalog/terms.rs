@@ -123,3 +123,10 @@ impl Mode {
         }
     }
 }
+
+/// A Custom Model Import CMU version as compared: `v1.0`, `V1.0` and `1.0` are one
+/// version (AWS writes both).
+pub fn cmu_version(text: &str) -> &str {
+    let text = text.trim();
+    text.strip_prefix(['v', 'V']).unwrap_or(text)
+}

@@ -317,6 +317,11 @@ impl<'c> SliceRater<'c> {
         if let Some(target) = self.ctx.capacity.get(raw_model) {
             return self.rate_capacity_invocation(cols, i, source, raw_model, target, row);
         }
+        // No usage at all (a guardrail blocked the request: 0 in, 0 out) needs no
+        // price, so an unknown model is no reason to reject it.
+        if row.quantities.iter().all(|q| *q == 0) {
+            return Ok(Outcome::NotBillable);
+        }
         let (model, scope) = self.resolve(raw_model)?;
         let region = self.cache.regions.code(row.region);
         let prices = self.row_prices(model, region, scope, &row);

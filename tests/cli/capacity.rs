@@ -428,3 +428,35 @@ fn every_bad_capacity_record_is_rejected_with_its_reason() {
     // The one valid model's storage: 14 of December's 31 days.
     assert_eq!(manifest(dir.path())["rows"]["priced"], 1);
 }
+
+#[test]
+fn a_cmu_version_written_v1_0_is_the_catalog_s_1_0() {
+    // Before: a registry saying `v1.0` found no price (the catalog says `1.0`).
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = std::fs::read_to_string(fixture("capacity/imported_models.csv")).unwrap();
+    let written_v = tmp.path().join("imported_models.csv");
+    std::fs::write(&written_v, registry.replace(",1.0,", ",v1.0,")).unwrap();
+    assert!(
+        std::fs::read_to_string(&written_v)
+            .unwrap()
+            .contains(",v1.0,")
+    );
+    let summary = |registry: &str| {
+        let (o, dir) = run_csv(
+            &[],
+            &[
+                "--imported-models",
+                registry,
+                "--copies",
+                &cap("copies.csv"),
+                "--to",
+                "2026-01-01",
+            ],
+        );
+        assert!(o.status.code().unwrap() < 2, "{}", stderr(&o));
+        std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap()
+    };
+    let expected = summary(&cap("imported_models.csv"));
+    assert!(expected.contains("cmu_minutes"), "{expected}");
+    assert_eq!(summary(written_v.to_str().unwrap()), expected);
+}

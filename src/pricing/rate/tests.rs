@@ -266,9 +266,20 @@ fn a_row_with_one_unpriced_meter_is_rejected_whole() {
 }
 
 #[test]
-fn zero_usage_rows_are_priced_at_nothing() {
-    let rated = rate(&[row(SONNET, "0", "")], 0..1);
-    assert_eq!((rated.priced, rated.line_items.len()), (1, 0));
+fn zero_usage_rows_are_not_billable_even_for_an_unknown_model() {
+    // A guardrail blocked it: 0 in, 0 out. Nothing to price, so nothing to reject.
+    let rows = [
+        row(SONNET, "0", ""),
+        row("anthropic.claude-nobody-v9", "0", "0"),
+    ];
+    let rated = rate(&rows, 0..2);
+    assert_eq!(
+        (rated.priced, rated.not_billable, rated.rejects.len()),
+        (0, 2, 0)
+    );
+    // With usage, the unknown model is still a reject.
+    let rated = rate(&[row("anthropic.claude-nobody-v9", "1", "0")], 0..1);
+    assert_eq!(rated.rejects[0].reason, Reason::UnknownModel);
 }
 
 fn arb_row() -> impl Strategy<Value = Row> {
@@ -319,9 +330,10 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn every_row_is_priced_or_rejected(rows in prop::collection::vec(arb_row(), 0..60)) {
+    fn every_row_is_priced_rejected_or_not_billable(rows in prop::collection::vec(arb_row(), 0..60)) {
         let rated = rate(&rows, 0..rows.len());
-        prop_assert_eq!(rated.priced + rated.rejects.len() as u64, rows.len() as u64);
+        let outcomes = rated.priced + rated.rejects.len() as u64 + rated.not_billable;
+        prop_assert_eq!(outcomes, rows.len() as u64);
     }
 
     #[test]
