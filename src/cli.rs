@@ -119,6 +119,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
 
+    /// More model aliases, CSV `alias,kind,model_id,source` (kinds: id, pricelist,
+    /// servicename, cur), added to the embedded ones (which they override).
+    #[arg(long, value_name = "FILE")]
+    pub aliases: Option<PathBuf>,
+
     /// CSV `arn,model_id` mapping application-inference-profile ARNs to the model they
     /// invoke (unmapped ones are rejected as unknown_model).
     #[arg(long, value_name = "FILE")]
@@ -171,7 +176,11 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct PricesArgs {
+    #[command(subcommand)]
+    pub action: Option<PricesAction>,
+
     /// Catalog to print [default: the embedded list-price catalog].
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
     pub prices: Option<PathBuf>,
@@ -179,6 +188,34 @@ pub struct PricesArgs {
     /// Validate this catalog and report every problem as file:line; exit 1 if any.
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesAction {
+    /// Convert AWS Price List files (bulk offer index.json, its index.csv, or `aws
+    /// pricing get-products` output; offers AmazonBedrock, AmazonBedrockFoundationModels,
+    /// AmazonBedrockService) into a billrun catalog. Exit 1 if some SKU was not
+    /// understood (see --report), 2 on a malformed file or two SKUs for one meter.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Price List files.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Write the catalog here (atomically) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Write every SKU not imported, with its reason, to this CSV.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// More model aliases (CSV alias,kind,model_id,source) for Price List model names.
+    #[arg(long, value_name = "FILE")]
+    pub aliases: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -3,6 +3,7 @@
 
 use crate::capacity::{CapacityFiles, HourPolicy};
 use crate::catalog::PriceCatalog;
+use crate::catalog::aliases::Aliases;
 use crate::cli::{
     ChargePeriodArg, DedupArg, FormatArg, PartitionArg, PtHoursArg, RunArgs, SplitArg,
 };
@@ -92,7 +93,12 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
         line_items: args.line_items,
         threads,
         quiet: args.quiet,
-        catalog: load_catalog(args.prices.as_deref())?,
+        catalog: {
+            let mut catalog = load_catalog(args.prices.as_deref())?;
+            catalog.aliases =
+                Aliases::with_file(args.aliases.as_deref()).map_err(Error::Catalog)?;
+            catalog
+        },
         batch_rows: args.batch_rows,
         window,
         partition,

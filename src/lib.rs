@@ -81,6 +81,9 @@ fn closing_line(report: &run::RunReport, out: &std::path::Path) -> String {
 }
 
 fn prices(args: PricesArgs) -> Result<i32, Error> {
+    if let Some(cli::PricesAction::Import(import)) = args.action {
+        return import_prices(&import);
+    }
     if let Some(path) = args.check {
         if !path.is_file() {
             return Err(Error::input_msg(&path, "no such file"));
@@ -107,4 +110,92 @@ fn prices(args: PricesArgs) -> Result<i32, Error> {
     }
     out.flush().map_err(|e| Error::output("stdout", e))?;
     Ok(EXIT_OK)
+}
+
+/// `billrun prices import`: Price List files → a catalog that `prices --check`
+/// accepts (checked before it is written), and the report of what was not imported.
+fn import_prices(args: &cli::ImportArgs) -> Result<i32, Error> {
+    use catalog::pricelist;
+    let aliases =
+        catalog::aliases::Aliases::with_file(args.aliases.as_deref()).map_err(Error::Catalog)?;
+    let mut texts = Vec::new();
+    for path in &args.files {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, e))?;
+        texts.push((path.display().to_string(), text));
+    }
+    let imported = pricelist::import(&texts, &aliases).map_err(Error::Usage)?;
+    let mut csv_out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let io = |e: csv::Error| Error::output_msg("catalog", e.to_string());
+    csv_out.write_record(catalog::COLUMNS).map_err(io)?;
+    for row in &imported.rows {
+        csv_out.write_record(row).map_err(io)?;
+    }
+    let bytes = csv_out
+        .into_inner()
+        .map_err(|e| Error::output_msg("catalog", e.to_string()))?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    catalog::PriceCatalog::parse("imported catalog", &text).map_err(Error::Catalog)?;
+    match &args.out {
+        Some(path) => write_atomically(path, text.as_bytes())?,
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(|e| Error::output("stdout", e))?;
+        }
+    }
+    if let Some(path) = &args.report {
+        write_import_report(path, &imported.skipped)?;
+    }
+    let unknown = imported.skipped.iter().filter(|s| s.unknown).count();
+    eprintln!(
+        "billrun: {} prices imported; {} SKUs outside billrun's meters, {unknown} not understood{}",
+        imported.rows.len(),
+        imported.skipped.len() - unknown,
+        if args.report.is_some() {
+            " (see --report)"
+        } else {
+            " (list them with --report FILE)"
+        }
+    );
+    Ok(if unknown > 0 { EXIT_REJECTS } else { EXIT_OK })
+}
+
+fn write_import_report(
+    path: &std::path::Path,
+    skipped: &[catalog::pricelist::Skipped],
+) -> Result<(), Error> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let io = |e: csv::Error| Error::output_msg(path, e.to_string());
+    w.write_record(["offer", "sku", "usage_type", "model", "status", "reason"])
+        .map_err(io)?;
+    for s in skipped {
+        let status = if s.unknown {
+            "not_understood"
+        } else {
+            "outside_meters"
+        };
+        w.write_record([&s.offer, &s.sku, &s.usage_type, &s.model, status, &s.reason])
+            .map_err(io)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::output_msg(path, e.to_string()))?;
+    write_atomically(path, &bytes)
+}
+
+/// Writes `bytes` beside `path` and renames it into place: a reader sees the old file
+/// or the new one, never a part.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.billrun-tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::output(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        std::fs::remove_file(&tmp).ok();
+        Error::output(path, e)
+    })
 }

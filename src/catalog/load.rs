@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::ops::Not;
 use std::str::FromStr;
 
-/// The catalog's columns, in the order `billrun prices` prints them.
-pub const COLUMNS: [&str; 16] = [
+/// The catalog's columns, in the order `billrun prices` prints them: the price, then
+/// where it came from (the last six are filled by `billrun prices import`).
+pub const COLUMNS: [&str; 22] = [
     "model_id",
     "region",
     "mode",
@@ -28,6 +29,12 @@ pub const COLUMNS: [&str; 16] = [
     "effective_from",
     "effective_to",
     "source",
+    "offer",
+    "offer_version",
+    "sku",
+    "rate_code",
+    "aws_usage_type",
+    "aws_model",
 ];
 const REQUIRED: [&str; 6] = ["model_id", "region", "mode", "usage_type", "price", "per"];
 

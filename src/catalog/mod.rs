@@ -4,7 +4,9 @@
 //! picks, among the rows that apply to a meter, the most specific one; two rows that
 //! could tie are rejected when the catalog is loaded, so a lookup never has to guess.
 
+pub mod aliases;
 mod load;
+pub mod pricelist;
 pub mod terms;
 
 use crate::pricing::money::Money;
@@ -132,6 +134,8 @@ pub struct PriceCatalog {
     any_model: bool,
     /// Every effective_from/effective_to, sorted: between two, the answer to a query is constant.
     boundaries: Vec<i64>,
+    /// Other spellings of model ids (the embedded aliases, and `--aliases`).
+    pub aliases: aliases::Aliases,
 }
 
 impl PriceCatalog {
@@ -186,6 +190,7 @@ impl PriceCatalog {
             models,
             any_model,
             boundaries,
+            aliases: aliases::Aliases::embedded()?,
         })
     }
 

@@ -370,7 +370,11 @@ impl<'c> SliceRater<'c> {
             return r.clone();
         }
         let mapped = self.ctx.profiles.get(raw).map(String::as_str);
-        let r = match resolve_model_id(mapped.unwrap_or(raw)) {
+        let resolved = resolve_model_id(mapped.unwrap_or(raw)).map(|mut m| {
+            m.model_id = self.ctx.catalog.aliases.canonical(&m.model_id).to_string();
+            m
+        });
+        let r = match resolved {
             Ok(m) if self.ctx.catalog.knows_model(&m.model_id) => {
                 Ok((self.cache.models.code(&m.model_id), m.scope))
             }

@@ -8,6 +8,7 @@ mod hardening;
 mod logs;
 mod outdir;
 mod partitions;
+mod pricelist;
 mod tables;
 
 use polars::prelude::{DataType, ParquetReader, SerReader};
