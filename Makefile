@@ -8,7 +8,7 @@ GEN := $(CARGO_TARGET_DIR)/release/gen-usage
 BENCH_ROWS ?= 2000000
 BENCH_LOG_ROWS ?= 500000
 
-.PHONY: build demo test lint focus-check bench bench-peer clean
+.PHONY: build demo test lint focus-check bench bench-peer catalog clean
 
 build:
 	cargo build --release --locked --bins
@@ -18,6 +18,12 @@ demo: build
 	$(BIN) run fixtures/usage --out out/demo --format csv --line-items
 	@echo
 	@column -s, -t < out/demo/summary.csv 2>/dev/null || cat out/demo/summary.csv
+
+## Regenerate the embedded catalog (src/catalog/default_prices.csv) and
+## docs/catalog-sources.md from tools/catalog/curated.csv, the AWS Price List excerpt
+## in fixtures/pricelist and the pinned litellm price map (downloaded from PyPI).
+catalog: build
+	bash tools/catalog/build.sh
 
 ## Unit, integration and property tests (release profile: shares the build).
 test:

@@ -68,7 +68,7 @@ fn bad_records_are_rejected_with_reasons() {
     assert_eq!(
         rejects,
         [
-            "13 i-canvas unknown_model", // Nova Canvas is not in the embedded catalog
+            "13 i-canvas no_price", // Nova Canvas is priced from 2026-08-01 (Price List) only
             "17 i-nobody missing_body",  // image request whose body went to data/
             "2  bad_json",
             "3  bad_record", // inputTokenCount is a string
@@ -207,4 +207,78 @@ fn a_rejected_record_claims_its_request_id_like_a_priced_one() {
             "{extra:?}"
         );
     }
+}
+
+#[test]
+fn real_records_price_with_the_embedded_catalog() {
+    // Before the broad catalog and aliases: 3 of 8 priced, 5 unknown_model.
+    let (o, dir) = run_csv(&[&fixture("logs/real/records.jsonl")], &["--line-items"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let m = manifest(dir.path());
+    assert_eq!(
+        m["rows"],
+        serde_json::json!({"read": 8, "priced": 6, "rejected": 1, "duplicate": 0, "not_billable": 1, "out_of_range": 0})
+    );
+    // Per line, input + output at the list price per token:
+    // 1 Claude 3 Haiku 571 × 0.00000025 + 281 × 0.00000125 = 0.000494
+    // 2 Claude 3.5 Sonnet (20240620) 37 × 0.000003 + 62 × 0.000015 = 0.001041
+    // 3 Claude 3 Sonnet, 0 in 0 out (a guardrail blocked it): not billable
+    // 4 Claude 3.5 Sonnet 70 × 0.000003 + 209 × 0.000015 = 0.003345
+    // 5 Claude 3 Sonnet in ap-south-1: no source gives that price, rejected
+    // 6 Claude 2.1 3263 × 0.000008 + 300 × 0.000024 = 0.033304
+    // 7 Claude Opus 4.5 through global. 255 × 0.000005 + 113 × 0.000025 = 0.0041
+    // 8 Nova Lite 4 × 0.00000006 + 38 × 0.00000024 = 0.00000936
+    assert_eq!(m["totals"]["USD"], "0.042293360000");
+    let rejects = read_csv(&dir.path().join("out/rejects.csv"));
+    assert_eq!((rejects[0]["row"].as_str(), rejects[0]["reason"].as_str()), ("5", "no_price"));
+    assert!(rejects[0]["message"].contains("region ap-south-1"));
+    let opus: Vec<String> = line_item_fields(dir.path(), &["row", "scope", "cost"])
+        .into_iter()
+        .filter(|l| l.starts_with("7 "))
+        .collect();
+    assert_eq!(opus, ["7 global 0.001275000000", "7 global 0.002825000000"]);
+}
+
+#[test]
+fn every_model_id_shape_resolves_through_profiles_arns_and_aliases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let header = "timestamp,region,model_id,request_id,input_tokens,output_tokens";
+    let haiku = "anthropic.claude-haiku-4-5-20251001-v1:0";
+    let arn = "arn:aws:bedrock:us-east-1:111122223333:inference-profile";
+    let rows = [
+        format!("2026-01-05T10:00:00Z,us-east-1,{haiku},a-plain,1000,0"),
+        format!("2026-01-05T10:00:00Z,us-east-1,us.{haiku},a-geo,1000,0"),
+        format!("2026-01-05T10:00:00Z,us-east-1,global.{haiku},a-global,1000,0"),
+        format!("2026-01-05T10:00:00Z,us-east-1,{arn}/us.{haiku},a-arn-geo,1000,0"),
+        format!("2026-01-05T10:00:00Z,us-east-1,{arn}/global.{haiku},a-arn-global,1000,0"),
+        // The mantle endpoint's undated id, through an `id` alias.
+        "2026-01-05T10:00:00Z,us-east-1,anthropic.claude-haiku-4-5,a-alias,1000,0".into(),
+        // Newer ids come without a date.
+        "2026-01-05T10:00:00Z,us-east-1,global.anthropic.claude-opus-4-6-v1,a-opus46,1000,0".into(),
+        "2026-01-05T10:00:00Z,us-east-1,anthropic.claude-opus-4-7,a-opus47,1000,0".into(),
+        // A user alias for a spelling billrun does not know.
+        "2026-01-05T10:00:00Z,us-east-1,my-haiku,a-mine,1000,0".into(),
+    ];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let input = usage_file(tmp.path(), "u.csv", header, &rows);
+    let aliases = tmp.path().join("aliases.csv");
+    std::fs::write(&aliases, format!("alias,kind,model_id,source\nmy-haiku,id,{haiku},test\n")).unwrap();
+    let (o, dir) = run_csv(&[&input], &["--line-items", "--aliases", aliases.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let items = line_item_fields(dir.path(), &["request_id", "model_id", "scope", "cost"]);
+    // Haiku 4.5 per 1K input: 0.0011 in region and geo, 0.001 global.
+    assert_eq!(
+        items,
+        [
+            format!("a-plain {haiku} in_region 0.001100000000"),
+            format!("a-geo {haiku} geo 0.001100000000"),
+            format!("a-global {haiku} global 0.001000000000"),
+            format!("a-arn-geo {haiku} geo 0.001100000000"),
+            format!("a-arn-global {haiku} global 0.001000000000"),
+            format!("a-alias {haiku} in_region 0.001100000000"),
+            "a-opus46 anthropic.claude-opus-4-6-v1 global 0.005000000000".to_string(),
+            "a-opus47 anthropic.claude-opus-4-7 in_region 0.005500000000".to_string(),
+            format!("a-mine {haiku} in_region 0.001100000000"),
+        ]
+    );
 }
