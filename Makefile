@@ -13,9 +13,17 @@ BENCH_LOG_ROWS ?= 500000
 build:
 	cargo build --release --locked --bins
 
-## Price the bundled sample with the embedded catalog; reports land in out/demo.
+## The main job on the bundled samples with the embedded catalog: invocation logs
+## in Bedrock's S3 layout, usage tables and capacity records (Provisioned Throughput,
+## an imported model, a customization job). Reports land in out/demo; the sample has
+## deliberately bad records, so some rows are rejected (exit 1 is expected).
 demo: build
-	$(BIN) run fixtures/usage --out out/demo --format csv --line-items
+	$(BIN) run fixtures/logs/s3 fixtures/usage --profiles fixtures/logs/profiles.csv \
+	  --provisioned fixtures/capacity/provisioned.csv \
+	  --imported-models fixtures/capacity/imported_models.csv \
+	  --copies fixtures/capacity/copies.csv \
+	  --customization fixtures/capacity/customization.csv \
+	  --to 2026-01-01 --out out/demo --format csv --line-items || [ $$? -eq 1 ]
 	@echo
 	@column -s, -t < out/demo/summary.csv 2>/dev/null || cat out/demo/summary.csv
 
