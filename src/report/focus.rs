@@ -268,7 +268,7 @@ impl Rows {
             Some(e.price.currency.clone()),
             Some(pricing_unit),
             Some("Amazon Web Services".into()),
-            Some("Amazon Web Services".into()),
+            Some(publisher(e.price).into()),
             some(region),
             some(region).map(|r| region_name(&r).to_string()),
             some(resource),
@@ -283,7 +283,7 @@ impl Rows {
                 r#"{{"x_CatalogLine":{},"x_CatalogSha256":"{}","x_Per":{}}}"#,
                 e.price.line, catalog.sha256, e.price.raw[5]
             )),
-            Some(format!("{sku_id}@{}", effective_from(e.price))),
+            Some(sku_price_id(e.price, &sku_id)),
             some(account),
             some(account),
             some(tags),
@@ -381,7 +381,17 @@ fn charge_period(value: &str, period: &GroupKey) -> Option<(i64, i64)> {
 }
 
 /// A SKU: what is sold, independent of its price and when the price applies.
+/// Provenance columns of a row imported from the AWS Price List (catalog COLUMNS).
+const OFFER: usize = 16;
+const SKU: usize = 18;
+const RATE_CODE: usize = 19;
+
+/// AWS's SKU where the row came from the Price List, so billrun's rows join AWS's own
+/// FOCUS export; else the catalog row's identity.
 fn sku_id(r: &CatalogRow) -> String {
+    if !r.raw[SKU].is_empty() {
+        return r.raw[SKU].clone();
+    }
     let f = |i: usize| match r.raw[i].as_str() {
         "" => "any",
         v => v,
@@ -393,6 +403,38 @@ fn sku_id(r: &CatalogRow) -> String {
         .map(|&i| f(i))
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// AWS's rate code where the row came from the Price List; else `SkuId@effective_from`.
+fn sku_price_id(r: &CatalogRow, sku_id: &str) -> String {
+    match r.raw[RATE_CODE].as_str() {
+        "" => format!("{sku_id}@{}", effective_from(r)),
+        rate => rate.to_string(),
+    }
+}
+
+/// Who publishes the model: its provider for models AWS sells through the Marketplace
+/// offer (`AmazonBedrockFoundationModels`), by the model id's vendor; else AWS.
+fn publisher(r: &CatalogRow) -> &'static str {
+    const PROVIDERS: [(&str, &str); 9] = [
+        ("anthropic.", "Anthropic"),
+        ("meta.", "Meta"),
+        ("mistral.", "Mistral AI"),
+        ("cohere.", "Cohere"),
+        ("ai21.", "AI21 Labs"),
+        ("stability.", "Stability AI"),
+        ("openai.", "OpenAI"),
+        ("deepseek.", "DeepSeek"),
+        ("writer.", "Writer"),
+    ];
+    let model = r.raw[0].as_str();
+    match r.raw[OFFER].as_str() {
+        "AmazonBedrockFoundationModels" => PROVIDERS
+            .iter()
+            .find(|(prefix, _)| model.starts_with(prefix))
+            .map_or("Amazon Web Services", |(_, name)| name),
+        _ => "Amazon Web Services",
+    }
 }
 
 fn effective_from(r: &CatalogRow) -> &str {

@@ -180,3 +180,48 @@ fn charge_periods_are_days_or_hours_and_reruns_are_byte_identical() {
         );
     }
 }
+
+#[test]
+fn prices_from_the_price_list_carry_aws_sku_rate_code_and_publisher() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("c.csv");
+    let offer = fixture("pricelist/AmazonBedrockFoundationModels-us-east-1.json");
+    let o = billrun(&[
+        "prices",
+        "import",
+        offer.to_str().unwrap(),
+        "--out",
+        catalog.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "one SKU is not understood: {}",
+        stderr(&o)
+    );
+    let header = "timestamp,region,model_id,request_id,input_tokens,output_tokens";
+    let row = "2026-09-02T10:00:00Z,us-east-1,anthropic.claude-sonnet-4-6,r1,1000000,0";
+    let input = usage_file(tmp.path(), "u.csv", header, &[row]);
+    let out = tmp.path().join("out");
+    let o = run_into(
+        &[&input],
+        &out,
+        &["--prices", catalog.to_str().unwrap(), "--format", "focus"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let df = ParquetReader::new(std::fs::File::open(out.join("focus.parquet")).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(texts(&df, "SkuId"), [Some("FMSONNETIN000001".to_string())]);
+    assert_eq!(
+        texts(&df, "SkuPriceId"),
+        [Some("FMSONNETIN000001.JRTCKXETXF.6YS6EN2CT7".to_string())]
+    );
+    assert_eq!(texts(&df, "PublisherName"), [Some("Anthropic".to_string())]);
+    assert_eq!(
+        texts(&df, "ProviderName"),
+        [Some("Amazon Web Services".to_string())]
+    );
+    // 1M input tokens at $3.00 per 1M (the Marketplace Units price).
+    assert_eq!(decimals(&df, "ListCost"), [Some(3_000_000_000_000)]);
+}

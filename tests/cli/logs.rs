@@ -69,7 +69,7 @@ fn bad_records_are_rejected_with_reasons() {
         rejects,
         [
             "13 i-canvas no_price", // Nova Canvas is priced from 2026-08-01 (Price List) only
-            "17 i-nobody missing_body",  // image request whose body went to data/
+            "17 i-nobody missing_body", // image request whose body went to data/
             "2  bad_json",
             "3  bad_record", // inputTokenCount is a string
             "4 b-schema unsupported_schema",
@@ -230,7 +230,10 @@ fn real_records_price_with_the_embedded_catalog() {
     // 8 Nova Lite 4 × 0.00000006 + 38 × 0.00000024 = 0.00000936
     assert_eq!(m["totals"]["USD"], "0.042293360000");
     let rejects = read_csv(&dir.path().join("out/rejects.csv"));
-    assert_eq!((rejects[0]["row"].as_str(), rejects[0]["reason"].as_str()), ("5", "no_price"));
+    assert_eq!(
+        (rejects[0]["row"].as_str(), rejects[0]["reason"].as_str()),
+        ("5", "no_price")
+    );
     assert!(rejects[0]["message"].contains("region ap-south-1"));
     let opus: Vec<String> = line_item_fields(dir.path(), &["row", "scope", "cost"])
         .into_iter()
@@ -262,8 +265,15 @@ fn every_model_id_shape_resolves_through_profiles_arns_and_aliases() {
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
     let input = usage_file(tmp.path(), "u.csv", header, &rows);
     let aliases = tmp.path().join("aliases.csv");
-    std::fs::write(&aliases, format!("alias,kind,model_id,source\nmy-haiku,id,{haiku},test\n")).unwrap();
-    let (o, dir) = run_csv(&[&input], &["--line-items", "--aliases", aliases.to_str().unwrap()]);
+    std::fs::write(
+        &aliases,
+        format!("alias,kind,model_id,source\nmy-haiku,id,{haiku},test\n"),
+    )
+    .unwrap();
+    let (o, dir) = run_csv(
+        &[&input],
+        &["--line-items", "--aliases", aliases.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let items = line_item_fields(dir.path(), &["request_id", "model_id", "scope", "cost"]);
     // Haiku 4.5 per 1K input: 0.0011 in region and geo, 0.001 global.
