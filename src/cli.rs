@@ -216,6 +216,12 @@ pub struct ImportArgs {
     /// More model aliases (CSV alias,kind,model_id,source) for Price List model names.
     #[arg(long, value_name = "FILE")]
     pub aliases: Option<PathBuf>,
+
+    /// The files are versions of one offer (with, optionally, its version index
+    /// `.../<offer>/index.json`): each price becomes effective-dated rows, a changed
+    /// price closing the row before it, so old usage keeps its old price.
+    #[arg(long)]
+    pub history: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

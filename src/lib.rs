@@ -123,7 +123,7 @@ fn import_prices(args: &cli::ImportArgs) -> Result<i32, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, e))?;
         texts.push((path.display().to_string(), text));
     }
-    let imported = pricelist::import(&texts, &aliases).map_err(Error::Usage)?;
+    let imported = pricelist::import(&texts, &aliases, args.history).map_err(Error::Usage)?;
     let mut csv_out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());

@@ -112,3 +112,44 @@ fn a_failed_import_keeps_the_previous_catalog() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert_eq!(left.len(), 2, "no temporary file left");
 }
+
+#[test]
+fn history_prices_old_usage_at_the_old_price() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("c.csv");
+    let mut args = vec!["prices".to_string(), "import".into(), "--history".into()];
+    for v in ["20250101000000", "20260201000000", "20260601000000"] {
+        args.push(pricelist(&format!(
+            "history/AmazonBedrock-us-east-1-{v}.json"
+        )));
+    }
+    args.extend(["--out".into(), catalog.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = billrun(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        billrun(&["prices", "--check", catalog.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let header = "timestamp,region,model_id,request_id,input_tokens,output_tokens";
+    let usage = usage_file(
+        tmp.path(),
+        "u.csv",
+        header,
+        &[
+            "2026-01-31T23:59:59Z,us-east-1,amazon.nova-micro-v1:0,old,1000,0",
+            "2026-02-01T00:00:00Z,us-east-1,amazon.nova-micro-v1:0,new,1000,0",
+        ],
+    );
+    let (o, dir) = run_csv(
+        &[&usage],
+        &["--prices", catalog.to_str().unwrap(), "--line-items"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        line_item_fields(dir.path(), &["request_id", "cost"]),
+        ["old 0.000035000000", "new 0.000030000000"]
+    );
+}

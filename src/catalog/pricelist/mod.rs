@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 pub use read::{Offer, Price, Product};
 
 /// A SKU not imported, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Skipped {
     pub offer: String,
     pub sku: String,
@@ -35,26 +35,58 @@ pub struct Imported {
     pub skipped: Vec<Skipped>,
 }
 
-/// Reads and maps every file; two SKUs that price one meter are an error naming both.
-pub fn import(texts: &[(String, String)], aliases: &Aliases) -> Result<Imported, String> {
+/// Catalog columns (`COLUMNS` order) the import reads back.
+const PRICE: usize = 4;
+const EFFECTIVE_FROM: usize = 13;
+const EFFECTIVE_TO: usize = 14;
+const OFFER_VERSION: usize = 17;
+
+/// The columns that make a meter: every one but price, per, currency and window.
+fn meter_of(row: &[String]) -> Vec<String> {
+    [0, 1, 2, 3, 7, 8, 9, 10, 11, 12]
+        .iter()
+        .map(|&i| row[i].clone())
+        .collect()
+}
+
+/// Reads and maps every file; two SKUs that price one meter (in one offer version)
+/// are an error naming both. With `history`, the files are versions of an offer (and
+/// maybe its version index): each meter's prices become effective-dated rows, a
+/// changed price closing the row before it; without, one meter twice is an error.
+pub fn import(
+    texts: &[(String, String)],
+    aliases: &Aliases,
+    history: bool,
+) -> Result<Imported, String> {
     let mut out = Imported::default();
-    let mut seen: BTreeMap<Vec<String>, (String, String)> = BTreeMap::new();
+    let mut seen: BTreeMap<(Vec<String>, String), (String, String)> = BTreeMap::new();
+    let mut begins: BTreeMap<String, String> = BTreeMap::new();
     for (name, text) in texts {
         let offer = read::read(text).map_err(|e| format!("{name}: {e}"))?;
+        begins.extend(offer.versions.clone());
         for product in &offer.products {
             match map_product(&offer, product, aliases) {
                 Ok(rows) => {
                     for row in rows {
-                        // The meter's identity: every column but price, per, currency.
-                        let meter: Vec<String> = [0, 1, 2, 3, 7, 8, 9, 10, 11, 12, 13]
-                            .iter()
-                            .map(|&i| row[i].clone())
-                            .collect();
+                        let version = if history {
+                            row[OFFER_VERSION].clone()
+                        } else {
+                            String::new()
+                        };
                         let here = (name.clone(), product.sku.clone());
-                        if let Some((file, sku)) = seen.insert(meter, here) {
+                        if let Some((file, sku)) = seen.insert((meter_of(&row), version), here) {
                             return Err(format!(
-                                "{name}: SKUs {sku} ({file}) and {} both price {} {} {} in {}: the Price List is ambiguous here, import one of them",
-                                product.sku, row[0], row[3], row[2], row[1]
+                                "{name}: SKUs {sku} ({file}) and {} both price {} {} {} in {}: the Price List is ambiguous here, import one of them{}",
+                                product.sku,
+                                row[0],
+                                row[3],
+                                row[2],
+                                row[1],
+                                if history {
+                                    ""
+                                } else {
+                                    " (or pass --history for versions of one offer)"
+                                }
                             ));
                         }
                         out.rows.push(row);
@@ -71,10 +103,82 @@ pub fn import(texts: &[(String, String)], aliases: &Aliases) -> Result<Imported,
             }
         }
     }
+    if history {
+        out.rows = effective_dated(std::mem::take(&mut out.rows), &begins)?;
+        out.skipped.sort();
+        out.skipped.dedup();
+    }
     out.rows.sort();
     out.skipped
         .sort_by(|a, b| (&a.offer, &a.sku).cmp(&(&b.offer, &b.sku)));
     Ok(out)
+}
+
+/// One meter's prices over versions → rows that follow one another: a price starts at
+/// its term's effective date, or at its version's begin date when that is later; an
+/// unchanged price stays one row; a changed one ends the row before it.
+fn effective_dated(
+    rows: Vec<Vec<String>>,
+    begins: &BTreeMap<String, String>,
+) -> Result<Vec<Vec<String>>, String> {
+    let mut by_meter: BTreeMap<Vec<String>, Vec<Vec<String>>> = BTreeMap::new();
+    for mut row in rows {
+        let begin = begins
+            .get(&row[OFFER_VERSION])
+            .map_or("", |b| b.get(..10).unwrap_or(b));
+        if begin > row[EFFECTIVE_FROM].as_str() {
+            row[EFFECTIVE_FROM] = begin.to_string();
+        }
+        by_meter.entry(meter_of(&row)).or_default().push(row);
+    }
+    let mut out = Vec::new();
+    for (_, mut prices) in by_meter {
+        prices.sort_by(|a, b| {
+            (&a[EFFECTIVE_FROM], &a[OFFER_VERSION]).cmp(&(&b[EFFECTIVE_FROM], &b[OFFER_VERSION]))
+        });
+        let mut kept: Vec<Vec<String>> = Vec::new();
+        for row in prices {
+            let same_price = |last: &Vec<String>| {
+                [PRICE, 5, 6].iter().all(|&i| last[i] == row[i])
+                    || (last[5] == row[5]
+                        && last[6] == row[6]
+                        && same_decimal(&last[PRICE], &row[PRICE]))
+            };
+            match kept.last_mut() {
+                Some(last) if same_price(last) => {}
+                Some(last) if last[EFFECTIVE_FROM] == row[EFFECTIVE_FROM] => {
+                    return Err(format!(
+                        "versions {} and {} price {} {} in {} differently from the same date {}",
+                        last[OFFER_VERSION],
+                        row[OFFER_VERSION],
+                        row[0],
+                        row[3],
+                        row[1],
+                        row[EFFECTIVE_FROM]
+                    ));
+                }
+                Some(last) => {
+                    last[EFFECTIVE_TO] = row[EFFECTIVE_FROM].clone();
+                    kept.push(row);
+                }
+                None => kept.push(row),
+            }
+        }
+        out.extend(kept);
+    }
+    Ok(out)
+}
+
+/// `0.0300000000` and `0.03` are one price.
+fn same_decimal(a: &str, b: &str) -> bool {
+    use std::str::FromStr;
+    match (
+        rust_decimal::Decimal::from_str(a),
+        rust_decimal::Decimal::from_str(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn attr<'a>(p: &'a Product, key: &str) -> &'a str {

@@ -13,6 +13,9 @@ pub struct Offer {
     /// The offer version (`20260911124408`), or the publication date when none is given.
     pub version: String,
     pub products: Vec<Product>,
+    /// From an offer's version index (`.../<offer>/index.json`): each version's
+    /// `versionEffectiveBeginDate`.
+    pub versions: BTreeMap<String, String>,
 }
 
 /// A SKU: its attributes (keys lower-cased, spaces dropped: `regioncode`,
@@ -54,10 +57,28 @@ pub fn read(text: &str) -> Result<Offer, String> {
         return read_csv(trimmed);
     }
     let doc: Value = serde_json::from_str(trimmed).map_err(|e| format!("not valid JSON: {e}"))?;
-    match doc.get("PriceList") {
-        Some(list) => read_get_products(&doc, list),
-        None => read_bulk(&doc),
+    match (doc.get("PriceList"), doc.get("versions")) {
+        (Some(list), _) => read_get_products(&doc, list),
+        (None, Some(versions)) if doc.get("products").is_none() => {
+            read_version_index(&doc, versions)
+        }
+        _ => read_bulk(&doc),
     }
+}
+
+/// `{"offerCode", "versions": {"<version>": {"versionEffectiveBeginDate", ...}}}`.
+fn read_version_index(doc: &Value, versions: &Value) -> Result<Offer, String> {
+    let versions = versions
+        .as_object()
+        .ok_or("\"versions\" is not an object")?;
+    Ok(Offer {
+        code: text(doc, "offerCode"),
+        versions: versions
+            .iter()
+            .map(|(v, info)| (v.clone(), text(info, "versionEffectiveBeginDate")))
+            .collect(),
+        ..Offer::default()
+    })
 }
 
 fn text(v: &Value, key: &str) -> String {
@@ -116,7 +137,7 @@ fn read_bulk(doc: &Value) -> Result<Offer, String> {
     let mut out = Offer {
         code: text(doc, "offerCode"),
         version: version(doc),
-        products: Vec::new(),
+        ..Offer::default()
     };
     for (sku, product) in products {
         out.products.push(Product {

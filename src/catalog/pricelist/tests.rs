@@ -10,7 +10,7 @@ const FOUNDATION: &str =
 
 fn imported(text: &str) -> Imported {
     let aliases = Aliases::embedded().unwrap();
-    import(&[("t".to_string(), text.to_string())], &aliases).unwrap()
+    import(&[("t".to_string(), text.to_string())], &aliases, false).unwrap()
 }
 
 /// model, mode, usage type, scope, tier, commitment, price, per, sku.
@@ -110,7 +110,7 @@ fn two_skus_for_one_meter_are_an_error_naming_both() {
         ("a.json".to_string(), EXCERPT.to_string()),
         ("b.csv".to_string(), EXCERPT_CSV.to_string()),
     ];
-    let e = import(&twice, &aliases).unwrap_err();
+    let e = import(&twice, &aliases, false).unwrap_err();
     assert!(e.starts_with("b.csv: SKUs "), "{e}");
     assert!(e.contains("(a.json)") && e.contains("both price"), "{e}");
 }
@@ -152,9 +152,67 @@ fn units_are_read_from_the_unit_never_from_the_amount() {
 #[test]
 fn malformed_files_say_what_they_are_not() {
     let aliases = Aliases::embedded().unwrap();
-    let bad = |text: &str| import(&[("x".to_string(), text.to_string())], &aliases).unwrap_err();
+    let bad =
+        |text: &str| import(&[("x".to_string(), text.to_string())], &aliases, false).unwrap_err();
     assert!(bad("{\"products\": ").starts_with("x: not valid JSON"));
     assert!(bad("{\"a\": 1}").contains("no \"products\""));
     assert!(bad("\"FormatVersion\",\"v1.0\"\n").contains("5 preamble lines"));
     assert!(bad("{\"PriceList\": [\"{oops\"]}").contains("PriceList element 0 is not valid JSON"));
+}
+
+const V1: &str =
+    include_str!("../../../fixtures/pricelist/history/AmazonBedrock-us-east-1-20250101000000.json");
+const V2: &str =
+    include_str!("../../../fixtures/pricelist/history/AmazonBedrock-us-east-1-20260201000000.json");
+const V3: &str =
+    include_str!("../../../fixtures/pricelist/history/AmazonBedrock-us-east-1-20260601000000.json");
+const VERSIONS: &str = include_str!("../../../fixtures/pricelist/history/index.json");
+
+/// usage type, price, from, to, version of each row.
+fn windows(i: &Imported) -> Vec<String> {
+    i.rows
+        .iter()
+        .map(|r| [3, 4, 13, 14, 17].map(|c| r[c].as_str()).join(" "))
+        .collect()
+}
+
+#[test]
+fn history_closes_a_changed_price_and_keeps_an_unchanged_one() {
+    let aliases = Aliases::embedded().unwrap();
+    let files = |texts: &[&str]| -> Vec<(String, String)> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("v{i}"), t.to_string()))
+            .collect()
+    };
+    // In any order, with or without the version index: the same rows.
+    for texts in [vec![V1, V2, V3], vec![V3, V1, V2, VERSIONS]] {
+        let i = import(&files(&texts), &aliases, true).unwrap();
+        assert_eq!(
+            windows(&i),
+            [
+                "input_tokens 0.0000300000 2026-02-01  20260201000000",
+                "input_tokens 0.0000350000 2025-01-01 2026-02-01 20250101000000",
+                "output_tokens 0.0001400000 2025-01-01  20250101000000",
+            ]
+        );
+    }
+    // Without --history, two versions price one meter twice: an error that says how.
+    let e = import(&files(&[V1, V2]), &aliases, false).unwrap_err();
+    assert!(e.contains("pass --history"), "{e}");
+}
+
+#[test]
+fn a_version_that_begins_after_its_terms_starts_its_prices_then() {
+    // v2's input price carries the term date 2026-02-01; were v2 to begin later, the
+    // new price would start at its version's begin date instead.
+    let aliases = Aliases::embedded().unwrap();
+    let index = VERSIONS.replace("\"2026-02-01T00:00:00Z\"", "\"2026-03-01T00:00:00Z\"");
+    let texts = [V1, V2, &index].map(|t| ("f".to_string(), t.to_string()));
+    let i = import(&texts, &aliases, true).unwrap();
+    assert_eq!(
+        windows(&i)[1],
+        "input_tokens 0.0000350000 2025-01-01 2026-03-01 20250101000000"
+    );
 }
