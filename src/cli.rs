@@ -197,6 +197,65 @@ pub enum PricesAction {
     /// AmazonBedrockService) into a billrun catalog. Exit 1 if some SKU was not
     /// understood (see --report), 2 on a malformed file or two SKUs for one meter.
     Import(ImportArgs),
+    /// Download the public AWS Price List offer files (no credentials) into --out:
+    /// `<offer>/<region>/index.json`, each region's current version pinned once from
+    /// the offer's region index. A failed or partial fetch keeps the previous download.
+    Fetch(FetchArgs),
+    /// Fetch, import and replace --catalog atomically, printing what changed (rows
+    /// added, removed, repriced). Exit codes as for import.
+    Update(UpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchFrom {
+    /// Regions, comma-separated [default: every region the offers list].
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    pub regions: Vec<String>,
+
+    /// Offers, comma-separated.
+    #[arg(
+        long,
+        value_name = "OFFERS",
+        value_delimiter = ',',
+        default_value = "AmazonBedrock,AmazonBedrockFoundationModels,AmazonBedrockService"
+    )]
+    pub offers: Vec<String>,
+
+    /// Where the Price List is served.
+    #[arg(long, value_name = "URL", default_value = crate::catalog::fetch::ENDPOINT)]
+    pub endpoint: String,
+
+    /// No line per downloaded file.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Directory for the offer files (replaced whole when the fetch succeeds).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    #[command(flatten)]
+    pub from: FetchFrom,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The catalog to replace (created if missing).
+    #[arg(long, value_name = "FILE")]
+    pub catalog: PathBuf,
+
+    #[command(flatten)]
+    pub from: FetchFrom,
+
+    /// Write every SKU not imported, with its reason, to this CSV.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// More model aliases (CSV alias,kind,model_id,source).
+    #[arg(long, value_name = "FILE")]
+    pub aliases: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

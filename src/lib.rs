@@ -81,8 +81,11 @@ fn closing_line(report: &run::RunReport, out: &std::path::Path) -> String {
 }
 
 fn prices(args: PricesArgs) -> Result<i32, Error> {
-    if let Some(cli::PricesAction::Import(import)) = args.action {
-        return import_prices(&import);
+    match args.action {
+        Some(cli::PricesAction::Import(import)) => return import_prices(&import),
+        Some(cli::PricesAction::Fetch(fetch)) => return fetch_prices(&fetch),
+        Some(cli::PricesAction::Update(update)) => return update_prices(&update),
+        None => {}
     }
     if let Some(path) = args.check {
         if !path.is_file() {
@@ -115,15 +118,54 @@ fn prices(args: PricesArgs) -> Result<i32, Error> {
 /// `billrun prices import`: Price List files → a catalog that `prices --check`
 /// accepts (checked before it is written), and the report of what was not imported.
 fn import_prices(args: &cli::ImportArgs) -> Result<i32, Error> {
-    use catalog::pricelist;
-    let aliases =
-        catalog::aliases::Aliases::with_file(args.aliases.as_deref()).map_err(Error::Catalog)?;
+    let (text, imported) = build_catalog(&args.files, args.aliases.as_deref(), args.history)?;
+    match &args.out {
+        Some(path) => write_atomically(path, text.as_bytes())?,
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(|e| Error::output("stdout", e))?;
+        }
+    }
+    finish_import(&imported, args.report.as_deref())
+}
+
+/// Writes the report, says what was imported; exit 1 if some SKU was not understood.
+fn finish_import(
+    imported: &catalog::pricelist::Imported,
+    report: Option<&std::path::Path>,
+) -> Result<i32, Error> {
+    if let Some(path) = report {
+        write_import_report(path, &imported.skipped)?;
+    }
+    let unknown = imported.skipped.iter().filter(|s| s.unknown).count();
+    eprintln!(
+        "billrun: {} prices imported; {} SKUs outside billrun's meters, {unknown} not understood{}",
+        imported.rows.len(),
+        imported.skipped.len() - unknown,
+        if report.is_some() {
+            " (see --report)"
+        } else {
+            " (list them with --report FILE)"
+        }
+    );
+    Ok(if unknown > 0 { EXIT_REJECTS } else { EXIT_OK })
+}
+
+/// Price List files → checked catalog text.
+fn build_catalog(
+    files: &[std::path::PathBuf],
+    aliases: Option<&std::path::Path>,
+    history: bool,
+) -> Result<(String, catalog::pricelist::Imported), Error> {
+    let aliases = catalog::aliases::Aliases::with_file(aliases).map_err(Error::Catalog)?;
     let mut texts = Vec::new();
-    for path in &args.files {
+    for path in files {
         let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, e))?;
         texts.push((path.display().to_string(), text));
     }
-    let imported = pricelist::import(&texts, &aliases, args.history).map_err(Error::Usage)?;
+    let imported = catalog::pricelist::import(&texts, &aliases, history).map_err(Error::Usage)?;
     let mut csv_out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
@@ -137,30 +179,107 @@ fn import_prices(args: &cli::ImportArgs) -> Result<i32, Error> {
         .map_err(|e| Error::output_msg("catalog", e.to_string()))?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     catalog::PriceCatalog::parse("imported catalog", &text).map_err(Error::Catalog)?;
-    match &args.out {
-        Some(path) => write_atomically(path, text.as_bytes())?,
-        None => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(text.as_bytes())
-                .map_err(|e| Error::output("stdout", e))?;
-        }
+    Ok((text, imported))
+}
+
+fn fetch_plan(from: &cli::FetchFrom) -> catalog::fetch::FetchPlan<'_> {
+    catalog::fetch::FetchPlan {
+        endpoint: &from.endpoint,
+        offers: from.offers.clone(),
+        regions: from.regions.clone(),
+        quiet: from.quiet,
     }
-    if let Some(path) = &args.report {
-        write_import_report(path, &imported.skipped)?;
-    }
-    let unknown = imported.skipped.iter().filter(|s| s.unknown).count();
+}
+
+/// `billrun prices fetch`.
+fn fetch_prices(args: &cli::FetchArgs) -> Result<i32, Error> {
+    let fetched = catalog::fetch::fetch(&fetch_plan(&args.from), &args.out)?;
+    let bytes: u64 = fetched.iter().map(|f| f.bytes).sum();
     eprintln!(
-        "billrun: {} prices imported; {} SKUs outside billrun's meters, {unknown} not understood{}",
-        imported.rows.len(),
-        imported.skipped.len() - unknown,
-        if args.report.is_some() {
-            " (see --report)"
-        } else {
-            " (list them with --report FILE)"
-        }
+        "billrun: {} offer files ({bytes} bytes) in {}",
+        fetched.len(),
+        args.out.display()
     );
-    Ok(if unknown > 0 { EXIT_REJECTS } else { EXIT_OK })
+    Ok(EXIT_OK)
+}
+
+/// `billrun prices update`: fetch beside the catalog, import, replace, say what changed.
+fn update_prices(args: &cli::UpdateArgs) -> Result<i32, Error> {
+    let name = args
+        .catalog
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    let download = args
+        .catalog
+        .with_file_name(format!(".{name}.billrun-fetch-{}", std::process::id()));
+    let fetched = catalog::fetch::fetch(&fetch_plan(&args.from), &download);
+    let built = fetched.and_then(|fetched| {
+        let files: Vec<_> = fetched.into_iter().map(|f| f.path).collect();
+        build_catalog(&files, args.aliases.as_deref(), false)
+    });
+    std::fs::remove_dir_all(&download).ok();
+    let (text, imported) = built?;
+    let old = std::fs::read_to_string(&args.catalog).unwrap_or_default();
+    let change = catalog_changes(&old, &text);
+    write_atomically(&args.catalog, text.as_bytes())?;
+    eprintln!(
+        "billrun: {}: {} rows added, {} removed, {} repriced",
+        args.catalog.display(),
+        change.0,
+        change.1,
+        change.2
+    );
+    finish_import(&imported, args.report.as_deref())
+}
+
+/// (added, removed, repriced) rows between two catalog texts: a row is its meter and
+/// window; repriced = the same meter and window at another price.
+fn catalog_changes(old: &str, new: &str) -> (usize, usize, usize) {
+    use std::collections::BTreeMap;
+    let rows = |text: &str| -> BTreeMap<Vec<String>, String> {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = match reader.headers() {
+            Ok(h) => h.iter().map(String::from).collect(),
+            Err(_) => return BTreeMap::new(),
+        };
+        let at = |n: &str| header.iter().position(|h| h == n);
+        let key_columns: Vec<Option<usize>> = [
+            "model_id",
+            "region",
+            "mode",
+            "usage_type",
+            "scope",
+            "service_tier",
+            "commitment",
+            "cmu_version",
+            "image_quality",
+            "image_max_pixels",
+            "effective_from",
+            "effective_to",
+        ]
+        .iter()
+        .map(|c| at(c))
+        .collect();
+        let (price, per) = (at("price"), at("per"));
+        reader
+            .records()
+            .filter_map(|r| r.ok())
+            .map(|r| {
+                let get = |i: Option<usize>| i.and_then(|i| r.get(i)).unwrap_or("").to_string();
+                let key = key_columns.iter().map(|&i| get(i)).collect();
+                (key, format!("{}/{}", get(price), get(per)))
+            })
+            .collect()
+    };
+    let (old, new) = (rows(old), rows(new));
+    let added = new.keys().filter(|k| !old.contains_key(*k)).count();
+    let removed = old.keys().filter(|k| !new.contains_key(*k)).count();
+    let repriced = new
+        .iter()
+        .filter(|(k, p)| old.get(*k).is_some_and(|o| o != *p))
+        .count();
+    (added, removed, repriced)
 }
 
 fn write_import_report(

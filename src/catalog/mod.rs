@@ -5,6 +5,7 @@
 //! could tie are rejected when the catalog is loaded, so a lookup never has to guess.
 
 pub mod aliases;
+pub mod fetch;
 mod load;
 pub mod pricelist;
 pub mod terms;

@@ -153,3 +153,190 @@ fn history_prices_old_usage_at_the_old_price() {
         ["old 0.000035000000", "new 0.000030000000"]
     );
 }
+
+/// A Price List server on 127.0.0.1 for one test, in AWS's URL layout: the real
+/// region index excerpt and offer file for us-east-1. With `cut`, offer files end
+/// halfway (a server failing mid-file). It stops after `requests` requests or 30 s.
+fn serve(offer: Vec<u8>, cut: bool, requests: usize) -> (String, std::thread::JoinHandle<usize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let index =
+        std::fs::read(fixture("pricelist/AmazonBedrock-region_index-excerpt.json")).unwrap();
+    let server = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut served = 0;
+        while served < requests && std::time::Instant::now() < deadline {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let line = String::from_utf8_lossy(&request)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let path = line.split_whitespace().nth(1).unwrap_or("");
+            let body: Option<&[u8]> = match path {
+                "/offers/v1.0/aws/AmazonBedrock/current/region_index.json" => Some(&index),
+                "/offers/v1.0/aws/AmazonBedrock/20260911124408/us-east-1/index.json" => {
+                    Some(&offer)
+                }
+                _ => None,
+            };
+            let _ = match body {
+                Some(b) => {
+                    let sent = if cut && b.len() == offer.len() {
+                        &b[..b.len() / 2]
+                    } else {
+                        b
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        b.len()
+                    );
+                    stream
+                        .write_all(head.as_bytes())
+                        .and_then(|_| stream.write_all(sent))
+                }
+                None => stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ),
+            };
+            served += 1;
+        }
+        served
+    });
+    (url, server)
+}
+
+fn excerpt_bytes() -> Vec<u8> {
+    std::fs::read(fixture(&format!("pricelist/{EXCERPT}"))).unwrap()
+}
+
+fn from_server(url: &str) -> Vec<String> {
+    [
+        "--endpoint",
+        url,
+        "--offers",
+        "AmazonBedrock",
+        "--regions",
+        "us-east-1",
+        "--quiet",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[test]
+fn fetch_pins_the_current_version_and_downloads_it_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("offers");
+    let (url, server) = serve(excerpt_bytes(), false, 2);
+    let mut args = vec![
+        "prices".to_string(),
+        "fetch".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    args.extend(from_server(&url));
+    let o = billrun(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        server.join().unwrap(),
+        2,
+        "the region index, then the pinned version"
+    );
+    assert_eq!(
+        std::fs::read(out.join("AmazonBedrock/us-east-1/index.json")).unwrap(),
+        excerpt_bytes()
+    );
+}
+
+#[test]
+fn a_fetch_that_fails_mid_file_keeps_the_previous_download_and_catalog() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("offers");
+    std::fs::create_dir_all(out.join("AmazonBedrock/us-east-1")).unwrap();
+    std::fs::write(out.join("AmazonBedrock/us-east-1/index.json"), "previous").unwrap();
+    // The index once, then the offer file cut short on every one of the 4 attempts.
+    let (url, server) = serve(excerpt_bytes(), true, 5);
+    let mut args = vec![
+        "prices".to_string(),
+        "fetch".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    args.extend(from_server(&url));
+    let o = billrun(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("failed 4 times"), "{}", stderr(&o));
+    assert_eq!(server.join().unwrap(), 5);
+    assert_eq!(
+        std::fs::read_to_string(out.join("AmazonBedrock/us-east-1/index.json")).unwrap(),
+        "previous"
+    );
+    let leftovers = std::fs::read_dir(tmp.path()).unwrap().count();
+    assert_eq!(leftovers, 1, "no staging left behind");
+    // update, likewise: the old catalog stays.
+    let catalog = tmp.path().join("c.csv");
+    std::fs::write(&catalog, "old catalog").unwrap();
+    let (url, _server) = serve(excerpt_bytes(), true, 5);
+    let mut args = vec![
+        "prices".to_string(),
+        "update".into(),
+        "--catalog".into(),
+        catalog.display().to_string(),
+    ];
+    args.extend(from_server(&url));
+    let o = billrun(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&catalog).unwrap(), "old catalog");
+}
+
+#[test]
+fn update_replaces_the_catalog_and_says_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("c.csv");
+    let update = |offer: Vec<u8>| {
+        let (url, server) = serve(offer, false, 2);
+        let mut args = vec![
+            "prices".to_string(),
+            "update".into(),
+            "--catalog".into(),
+            catalog.display().to_string(),
+        ];
+        args.extend(from_server(&url));
+        let o = billrun(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        server.join().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stderr(&o)
+    };
+    assert!(update(excerpt_bytes()).contains("11 rows added, 0 removed, 0 repriced"));
+    assert_eq!(
+        billrun(&["prices", "--check", catalog.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    // AWS changes Nova Lite's input price in place.
+    let changed = String::from_utf8(excerpt_bytes())
+        .unwrap()
+        .replace("\"0.0000600000\"", "\"0.0000550000\"");
+    assert!(update(changed.into_bytes()).contains("0 rows added, 0 removed, 1 repriced"));
+    assert!(
+        std::fs::read_to_string(&catalog)
+            .unwrap()
+            .contains("0.0000550000")
+    );
+}
