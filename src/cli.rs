@@ -188,6 +188,10 @@ pub struct PricesArgs {
     /// Validate this catalog and report every problem as file:line; exit 1 if any.
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
+
+    /// Count the catalog's models, regions and meters, and its rows by source.
+    #[arg(long, conflicts_with = "check")]
+    pub summary: bool,
 }
 
 #[derive(Debug, Subcommand)]

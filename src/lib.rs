@@ -103,6 +103,10 @@ fn prices(args: PricesArgs) -> Result<i32, Error> {
         });
     }
     let catalog = config::load_catalog(args.prices.as_deref())?;
+    if args.summary {
+        print!("{}", catalog_summary(&catalog));
+        return Ok(EXIT_OK);
+    }
     let mut out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(std::io::stdout().lock());
@@ -317,4 +321,60 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
         std::fs::remove_file(&tmp).ok();
         Error::output(path, e)
     })
+}
+
+/// `prices --summary`: models × regions × meters, and rows by source kind.
+fn catalog_summary(catalog: &catalog::PriceCatalog) -> String {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut models = BTreeSet::new();
+    let mut regions = BTreeSet::new();
+    let mut meters: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut sources: BTreeMap<String, usize> = BTreeMap::new();
+    let mut cells = BTreeSet::new();
+    for r in &catalog.rows {
+        let (model, region) = (&r.raw[0], &r.raw[1]);
+        models.insert(model.clone());
+        regions.insert(region.clone());
+        cells.insert((
+            model.clone(),
+            region.clone(),
+            r.raw[3].clone(),
+            r.raw[2].clone(),
+        ));
+        *meters
+            .entry((r.raw[3].clone(), r.raw[2].clone()))
+            .or_default() += 1;
+        let source = &r.raw[15];
+        let kind = if !r.raw[16].is_empty() {
+            "AWS Price List".to_string()
+        } else if let Some(rest) = source.strip_prefix("litellm ") {
+            format!("litellm {}", rest.split(' ').next().unwrap_or(""))
+        } else if source.is_empty() {
+            "(no source)".to_string()
+        } else {
+            "curated (AWS pages via the reference)".to_string()
+        };
+        *sources.entry(kind).or_default() += 1;
+    }
+    let mut out = format!(
+        "{}: {} rows, {} models x {} regions, {} (model, region, meter, mode) cells\n",
+        catalog.origin,
+        catalog.rows.len(),
+        models.len(),
+        regions.len(),
+        cells.len()
+    );
+    out += &format!(
+        "regions: {}\n",
+        regions.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
+    out += "meters (usage_type, mode: rows):\n";
+    for ((usage, mode), n) in &meters {
+        out += &format!("  {usage:<22} {mode:<14} {n}\n");
+    }
+    out += "rows by source:\n";
+    for (source, n) in &sources {
+        out += &format!("  {source:<40} {n}\n");
+    }
+    out
 }

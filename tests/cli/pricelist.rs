@@ -340,3 +340,32 @@ fn update_replaces_the_catalog_and_says_what_changed() {
             .contains("0.0000550000")
     );
 }
+
+#[test]
+fn a_summary_counts_models_regions_meters_and_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("c.csv");
+    let o = billrun(&[
+        "prices",
+        "import",
+        &pricelist(EXCERPT),
+        "--out",
+        catalog.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = billrun(&["prices", "--summary", "--prices", catalog.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(": 11 rows, 6 models x 1 regions, 11 (model, region, meter, mode) cells"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  mu_hours               provisioned    1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  AWS Price List                           11"),
+        "{text}"
+    );
+}

@@ -158,6 +158,42 @@ def compare(row, reference, notes):
                      f"({best['source'][:60]}) |")
 
 
+def pt_rows(prices, notes, reference):
+    """Provisioned Throughput: `bedrock/<region>/<1|6>-month-commitment/<model>` keys
+    price a model unit per second (a float): × 3600 per MU-hour. `*` is any region.
+    Rows only where no curated or AWS row prices that model's MU-hours in that region."""
+    rows = []
+    priced = {(r["model_id"], r["region"], r["commitment"]) for r in reference
+              if r["usage_type"] == "mu_hours"}
+    for key, entry in sorted(prices.items()):
+        parts = key.split("/")
+        if len(parts) != 4 or parts[0] != "bedrock" or not parts[2].endswith("-commitment"):
+            continue
+        region, term, model = parts[1], parts[2][: -len("-commitment")], parts[3]
+        value = entry.get("input_cost_per_second") if isinstance(entry, dict) else None
+        if term not in ("1-month", "6-month") or not isinstance(value, (int, float)) or value <= 0:
+            continue
+        hourly = format((Decimal(repr(value)) * 3600).normalize(), "f")
+        regions = US if region == "*" else [region]
+        for reg in regions:
+            known = [r for r in reference if (r["model_id"], r["region"], r["commitment"],
+                                              r["usage_type"]) == (model, reg, term, "mu_hours")]
+            if known:
+                if Decimal(known[0]["price"]) != Decimal(hourly):
+                    notes.append(f"| {model} | {reg} | mu_hours {term} | litellm {hourly} per "
+                                 f"hour ({key}, per second × 3600), kept {known[0]['price']} "
+                                 f"({known[0]['source'][:60]}) |")
+                continue
+            if (model, reg, term) in priced:
+                continue
+            row = {c: "" for c in COLUMNS}
+            row.update(model_id=model, region=reg, mode="provisioned", usage_type="mu_hours",
+                       price=hourly, per="1", currency="USD", commitment=term,
+                       source=f"litellm {LITELLM_VERSION} price map, key {key} (per second × 3600)")
+            rows.append(row)
+    return rows
+
+
 def drop_shadowed(rows):
     """One row per meter and window: litellm keys can repeat a meter (bedrock/us-east-1/x
     and plain x); the first, in key order, stands."""
@@ -177,7 +213,8 @@ def main(curated_path, aws_path, litellm_path, out_path, sources_path):
     merged = merge_aws(curated, aws, notes_aws)
     known = {r["model_id"] for r in merged}
     prices = json.load(open(litellm_path))
-    added = drop_shadowed(litellm_rows(prices, known, notes_litellm, merged))
+    added = drop_shadowed(litellm_rows(prices, known, notes_litellm, merged)
+                          + pt_rows(prices, notes_litellm, merged))
     rows = merged + sorted(added, key=lambda r: (r["model_id"], r["region"], r["scope"],
                                                   r["mode"], r["usage_type"]))
     out = io.StringIO()
