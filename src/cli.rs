@@ -229,7 +229,7 @@ pub struct FetchFrom {
     #[arg(long, value_name = "URL", default_value = crate::catalog::fetch::ENDPOINT)]
     pub endpoint: String,
 
-    /// No line per downloaded file.
+    /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
 }

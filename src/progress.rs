@@ -41,3 +41,41 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 }
+
+/// Progress of downloads: bytes as they arrive, against the lengths announced so far
+/// (each response's Content-Length is added when it comes), with rate and ETA.
+pub struct Download {
+    bar: ProgressBar,
+}
+
+impl Download {
+    pub fn new(quiet: bool) -> Download {
+        let bar = if quiet || !std::io::stderr().is_terminal() {
+            ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden())
+        } else {
+            ProgressBar::new(0)
+        };
+        let style = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        Download { bar }
+    }
+
+    /// A file starts: its name, and its length if the server said.
+    pub fn start(&self, name: &str, length: Option<u64>) {
+        self.bar.set_message(name.to_string());
+        if let Some(n) = length {
+            self.bar.inc_length(n);
+        }
+    }
+
+    pub fn add(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

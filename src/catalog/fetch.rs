@@ -103,25 +103,36 @@ fn download_all(plan: &FetchPlan, dir: &Path) -> Result<Vec<Fetched>> {
         .connect_timeout(Duration::from_secs(20))
         .build()
         .map_err(|e| Error::output_msg(dir, format!("cannot start the HTTP client: {e}")))?;
+    let progress = crate::progress::Download::new(plan.quiet);
+    let result = download_offers(plan, dir, &runtime, &client, &progress);
+    progress.finish();
+    result
+}
+
+fn download_offers(
+    plan: &FetchPlan,
+    dir: &Path,
+    runtime: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    progress: &crate::progress::Download,
+) -> Result<Vec<Fetched>> {
     let mut fetched = Vec::new();
     for offer in &plan.offers {
         let index_url = format!(
             "{}/offers/v1.0/aws/{offer}/current/region_index.json",
             plan.endpoint.trim_end_matches('/')
         );
-        let index = runtime.block_on(get(&client, &index_url))?;
+        let index = runtime.block_on(get(client, &index_url, progress))?;
         let index: serde_json::Value = serde_json::from_slice(&index)
             .map_err(|e| Error::input_msg(&index_url, format!("not a region index: {e}")))?;
         for (region, url) in pinned_regions(&index, &plan.regions, &index_url)? {
             let url = format!("{}{url}", plan.endpoint.trim_end_matches('/'));
-            let body = runtime.block_on(get(&client, &url))?;
+            let body = runtime.block_on(get(client, &url, progress))?;
             let path = dir.join(offer).join(&region).join("index.json");
             std::fs::create_dir_all(path.parent().unwrap_or(dir))
                 .map_err(|e| Error::output(&path, e))?;
             std::fs::write(&path, &body).map_err(|e| Error::output(&path, e))?;
-            if !plan.quiet {
-                eprintln!("billrun: fetched {offer} {region} ({} bytes)", body.len());
-            }
+
             fetched.push(Fetched {
                 offer: offer.clone(),
                 region,
@@ -162,13 +173,17 @@ fn pinned_regions(
 }
 
 /// GET with retries (0.5 s, 1 s, 2 s apart): the whole body, or why not.
-async fn get(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
+async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    progress: &crate::progress::Download,
+) -> Result<Vec<u8>> {
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(500 << (attempt - 1))).await;
         }
-        match once(client, url).await {
+        match once(client, url, progress).await {
             Ok(body) => return Ok(body),
             Err((e, retry)) if retry => last = e,
             Err((e, _)) => return Err(Error::input_msg(url, e)),
@@ -181,8 +196,12 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
 }
 
 /// One attempt: the body, or the failure and whether it is worth retrying.
-async fn once(client: &reqwest::Client, url: &str) -> std::result::Result<Vec<u8>, (String, bool)> {
-    let response = client
+async fn once(
+    client: &reqwest::Client,
+    url: &str,
+    progress: &crate::progress::Download,
+) -> std::result::Result<Vec<u8>, (String, bool)> {
+    let mut response = client
         .get(url)
         .send()
         .await
@@ -193,12 +212,17 @@ async fn once(client: &reqwest::Client, url: &str) -> std::result::Result<Vec<u8
         return Err((format!("HTTP {status}"), retry));
     }
     let expected = response.content_length();
-    let body = response.bytes().await.map_err(|e| (e.to_string(), true))?;
+    progress.start(url.rsplit("/aws/").next().unwrap_or(url), expected);
+    let mut body = Vec::with_capacity(expected.unwrap_or(0).min(1 << 30) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(|e| (e.to_string(), true))? {
+        progress.add(chunk.len() as u64);
+        body.extend_from_slice(&chunk);
+    }
     match expected {
         Some(n) if n != body.len() as u64 => Err((
             format!("the body ended after {} of {n} bytes", body.len()),
             true,
         )),
-        _ => Ok(body.to_vec()),
+        _ => Ok(body),
     }
 }
