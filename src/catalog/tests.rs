@@ -324,3 +324,20 @@ fn commitment_terms_match_exactly_and_cmu_versions_most_specific_wins() {
     // A wildcard capacity price does not make every model invocable per token.
     assert!(!c.knows_model("unknown.model"));
 }
+
+#[test]
+fn every_embedded_alias_names_a_model_the_embedded_catalog_prices() {
+    // Alias data pointing at a misspelled or missing id would resolve names to a
+    // model no row prices: every target must be known.
+    let catalog = PriceCatalog::embedded().unwrap();
+    let unknown: Vec<&str> = catalog
+        .aliases
+        .models()
+        .into_iter()
+        .filter(|m| !catalog.knows_model(m))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "aliases name unpriced models: {unknown:?}"
+    );
+}
