@@ -224,8 +224,14 @@ fn excerpt_bytes() -> Vec<u8> {
     std::fs::read(fixture(&format!("pricelist/{EXCERPT}"))).unwrap()
 }
 
-fn from_server(url: &str) -> Vec<String> {
-    [
+/// `billrun prices <command> <flag> <path>` against the test server at `url`.
+fn prices_from(url: &str, command: &str, flag: &str, path: &Path) -> Output {
+    let path = path.display().to_string();
+    billrun(&[
+        "prices",
+        command,
+        flag,
+        &path,
         "--endpoint",
         url,
         "--offers",
@@ -233,9 +239,7 @@ fn from_server(url: &str) -> Vec<String> {
         "--regions",
         "us-east-1",
         "--quiet",
-    ]
-    .map(String::from)
-    .to_vec()
+    ])
 }
 
 #[test]
@@ -243,14 +247,7 @@ fn fetch_pins_the_current_version_and_downloads_it_whole() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("offers");
     let (url, server) = serve(excerpt_bytes(), false, 2);
-    let mut args = vec![
-        "prices".to_string(),
-        "fetch".into(),
-        "--out".into(),
-        out.display().to_string(),
-    ];
-    args.extend(from_server(&url));
-    let o = billrun(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = prices_from(&url, "fetch", "--out", &out);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         server.join().unwrap(),
@@ -271,14 +268,7 @@ fn a_fetch_that_fails_mid_file_keeps_the_previous_download_and_catalog() {
     std::fs::write(out.join("AmazonBedrock/us-east-1/index.json"), "previous").unwrap();
     // The index once, then the offer file cut short on every one of the 4 attempts.
     let (url, server) = serve(excerpt_bytes(), true, 5);
-    let mut args = vec![
-        "prices".to_string(),
-        "fetch".into(),
-        "--out".into(),
-        out.display().to_string(),
-    ];
-    args.extend(from_server(&url));
-    let o = billrun(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = prices_from(&url, "fetch", "--out", &out);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("failed 4 times"), "{}", stderr(&o));
     assert_eq!(server.join().unwrap(), 5);
@@ -292,14 +282,7 @@ fn a_fetch_that_fails_mid_file_keeps_the_previous_download_and_catalog() {
     let catalog = tmp.path().join("c.csv");
     std::fs::write(&catalog, "old catalog").unwrap();
     let (url, _server) = serve(excerpt_bytes(), true, 5);
-    let mut args = vec![
-        "prices".to_string(),
-        "update".into(),
-        "--catalog".into(),
-        catalog.display().to_string(),
-    ];
-    args.extend(from_server(&url));
-    let o = billrun(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = prices_from(&url, "update", "--catalog", &catalog);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&catalog).unwrap(), "old catalog");
 }
@@ -310,14 +293,7 @@ fn update_replaces_the_catalog_and_says_what_changed() {
     let catalog = tmp.path().join("c.csv");
     let update = |offer: Vec<u8>| {
         let (url, server) = serve(offer, false, 2);
-        let mut args = vec![
-            "prices".to_string(),
-            "update".into(),
-            "--catalog".into(),
-            catalog.display().to_string(),
-        ];
-        args.extend(from_server(&url));
-        let o = billrun(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let o = prices_from(&url, "update", "--catalog", &catalog);
         server.join().unwrap();
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         stderr(&o)
