@@ -4,19 +4,15 @@ use crate::cli::{self, PricesArgs};
 use crate::error::Error;
 use crate::{EXIT_OK, EXIT_REJECTS, catalog, config};
 
-/// Catalog columns that are not part of a row's identity (its meter and window).
-const NOT_IDENTITY: [&str; 10] = [
-    "price",
-    "per",
-    "currency",
-    "source",
-    "offer",
-    "offer_version",
-    "sku",
-    "rate_code",
-    "aws_usage_type",
-    "aws_model",
-];
+/// A catalog row's identity (its meter and window): the columns before `source`
+/// but price, per and currency; provenance columns come after `source`.
+fn identity_columns() -> impl Iterator<Item = &'static str> {
+    let source = catalog::COLUMNS.iter().position(|c| *c == "source");
+    catalog::COLUMNS[..source.unwrap_or(catalog::COLUMNS.len())]
+        .iter()
+        .copied()
+        .filter(|c| !matches!(*c, "price" | "per" | "currency"))
+}
 
 pub fn run(args: PricesArgs) -> Result<i32, Error> {
     match args.action {
@@ -188,11 +184,7 @@ fn catalog_changes(old: &str, new: &str) -> (usize, usize, usize) {
         let at = |n: &str| header.iter().position(|h| h == n);
         // A row is its meter and window: every catalog column but the price and
         // where it came from.
-        let key_columns: Vec<Option<usize>> = catalog::COLUMNS
-            .iter()
-            .filter(|c| !NOT_IDENTITY.contains(c))
-            .map(|c| at(c))
-            .collect();
+        let key_columns: Vec<Option<usize>> = identity_columns().map(at).collect();
         let (price, per) = (at("price"), at("per"));
         reader
             .records()
