@@ -8,6 +8,8 @@ use std::io::IsTerminal;
 pub struct Progress {
     bar: ProgressBar,
     rows: Cell<u64>,
+    /// Bytes of the current file already counted (`file_at`).
+    in_file: Cell<u64>,
 }
 
 impl Progress {
@@ -18,13 +20,23 @@ impl Progress {
             ProgressBar::new(total_bytes)
         };
         let style = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         Progress {
             bar,
             rows: Cell::new(0),
+            in_file: Cell::new(0),
+        }
+    }
+
+    /// The current file has been read up to `consumed` bytes (as stored).
+    pub fn file_at(&self, consumed: u64) {
+        let done = self.in_file.get();
+        if consumed > done {
+            self.bar.inc(consumed - done);
+            self.in_file.set(consumed);
         }
     }
 
@@ -33,8 +45,10 @@ impl Progress {
         self.bar.set_message(format!("{} rows", self.rows.get()));
     }
 
+    /// The current file (of `bytes`) is read: what `file_at` has not counted yet.
     pub fn file_done(&self, bytes: u64) {
-        self.bar.inc(bytes);
+        self.bar.inc(bytes.saturating_sub(self.in_file.get()));
+        self.in_file.set(0);
     }
 
     pub fn finish(&self) {

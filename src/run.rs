@@ -158,6 +158,7 @@ fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<V
             let ids = claimed.map_or(ids, |(_, ids)| ids);
             spill.push_batch(&ids, ordinal)?;
             ordinal += ids.len() as u64;
+            progress.file_at(batch.consumed);
             Ok(())
         })?;
         progress.file_done(file.bytes);
@@ -534,6 +535,7 @@ impl<'c> RunState<'c> {
             let n = self.rate_batch(&batch, &source, &file.path)?;
             rows += n;
             progress.add_rows(n);
+            progress.file_at(batch.consumed);
             Ok(())
         })?;
         Ok((rows, problem))

@@ -8,8 +8,8 @@
 //! into typed structs that skip everything billrun does not need (request and
 //! response bodies are read only for the fields that price a request).
 
-use super::{Batch, InputFile, Unreadable};
-use crate::error::{Error, Result};
+use super::{Batch, Unreadable};
+use crate::error::Result;
 use crate::pricing::reasons::Reason;
 use crate::pricing::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
 use polars::prelude::*;
@@ -26,16 +26,16 @@ const SCHEMA_MAJOR: &str = "1";
 
 /// Reads a log file in batches of about `batch_rows` records.
 pub fn log_batches(
-    file: &InputFile,
+    input: impl std::io::Read,
     batch_rows: usize,
     emit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
-    let f = super::open_input(file)?;
-    let mut plain = BufReader::with_capacity(1 << 20, f);
+    let mut plain = BufReader::with_capacity(1 << 20, input);
+    // A read error here is the same damage as later ones: a corrupt_file reject.
     let is_gzip = plain
         .fill_buf()
-        .map_err(|e| Error::input(&file.path, e))?
-        .starts_with(&[0x1f, 0x8b]);
+        .map(|head| head.starts_with(&[0x1f, 0x8b]))
+        .unwrap_or(false);
     let input: Box<dyn BufRead> = match is_gzip {
         true => Box::new(BufReader::with_capacity(
             1 << 20,
@@ -225,6 +225,7 @@ fn parse_batch(lines: Vec<(i64, Vec<u8>)>, trailing: Vec<Unreadable>) -> Batch {
     Batch {
         frame: frame(&rows),
         unreadable,
+        consumed: 0,
     }
 }
 

@@ -21,6 +21,24 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 pub struct Batch {
     pub frame: DataFrame,
     pub unreadable: Vec<Unreadable>,
+    /// Bytes of the file read so far, as stored (compressed), when the batch was cut:
+    /// the progress bar moves within a file.
+    pub consumed: u64,
+}
+
+/// A reader that counts the bytes read through it into a shared counter.
+struct Counting<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// An input record that could not be read: its 1-based row (or line) number and why.
@@ -390,20 +408,29 @@ fn produce(
     projection: Projection,
     send: &SyncSender<Result<Batch>>,
 ) -> Result<()> {
-    let open = || open_input(file);
+    let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let open = || {
+        open_input(file).map(|f| Counting {
+            inner: f,
+            count: consumed.clone(),
+        })
+    };
     // One chunk per column: the rating reads single Arrow arrays in place.
     let mut emit = |mut batch: Batch| {
         batch.frame.rechunk_mut_par();
+        batch.consumed = consumed.load(std::sync::atomic::Ordering::Relaxed);
         send.send(Ok(batch)).is_ok()
     };
     let result = match file.kind {
-        InputKind::Parquet => table::parquet_batches(file, batch_rows, projection, &mut emit),
+        InputKind::Parquet => {
+            table::parquet_batches(file, batch_rows, projection, &consumed, &mut emit)
+        }
         InputKind::Csv => table::csv_batches(file, BufReader::new(open()?), batch_rows, &mut emit),
         InputKind::CsvGz => {
             let gz = flate2::read::MultiGzDecoder::new(BufReader::new(open()?));
             table::csv_batches(file, BufReader::new(gz), batch_rows, &mut emit)
         }
-        InputKind::Log => logs::log_batches(file, batch_rows, &mut emit),
+        InputKind::Log => logs::log_batches(open()?, batch_rows, &mut emit),
     };
     if let Err(e) = result {
         send.send(Err(e)).ok();

@@ -170,6 +170,7 @@ pub(super) fn parquet_batches(
     file: &InputFile,
     batch_rows: usize,
     projection: super::Projection,
+    consumed: &std::sync::atomic::AtomicU64,
     emit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
     let err = |e: PolarsError| Error::input(&file.path, e);
@@ -210,11 +211,34 @@ pub(super) fn parquet_batches(
             }
         };
         start += range.1;
-        if !emit(Batch { frame, unreadable }) {
+        // The row groups read so far, as stored: how far into the file the batch is.
+        consumed.store(
+            stored_bytes_before(&metadata.row_groups, start),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        if !emit(Batch {
+            frame,
+            unreadable,
+            consumed: 0,
+        }) {
             break;
         }
     }
     Ok(())
+}
+
+/// Compressed bytes of the row groups that end at or before row `rows`.
+fn stored_bytes_before(row_groups: &[polars_parquet::read::RowGroupMetadata], rows: usize) -> u64 {
+    let mut seen = 0;
+    let mut bytes = 0u64;
+    for rg in row_groups {
+        seen += rg.num_rows();
+        if seen > rows {
+            break;
+        }
+        bytes += rg.compressed_size() as u64;
+    }
+    bytes
 }
 
 /// Consecutive row groups gathered into (offset, rows) ranges of at least `batch_rows`.
@@ -288,7 +312,11 @@ pub(super) fn csv_batches(
             return Err(Error::input_msg(&file.path, msg));
         }
         let frame = canonical_named(raw, rows).map_err(|e| Error::input_msg(&file.path, e))?;
-        if !emit(Batch { frame, unreadable }) {
+        if !emit(Batch {
+            frame,
+            unreadable,
+            consumed: 0,
+        }) {
             break;
         }
     }
