@@ -54,9 +54,12 @@ bench: build
 	bash benches/run.sh $(BENCH_ROWS)
 	bash benches/logs.sh $(BENCH_LOG_ROWS)
 
-## billrun against the same job as one DuckDB query (installs duckdb in a venv):
-## Parquet rows, then gzip invocation logs through DuckDB's read_json.
+## billrun against the fair DuckDB peer (price table flattened to exact keys, then an
+## equi-join; with and without exact dedup) and the scan floor, on 64K, 1M and ~128 MB
+## row groups; then the older window-query peer, with line items, and gzip invocation
+## logs through DuckDB's read_json (installs duckdb and pyarrow in a venv).
 bench-peer: build
+	bash benches/peer-fair.sh $(BENCH_ROWS)
 	bash benches/peer.sh $(BENCH_ROWS)
 	bash benches/peer-logs.sh $(BENCH_LOG_ROWS)
 
