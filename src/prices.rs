@@ -143,14 +143,7 @@ fn fetch_prices(args: &cli::FetchArgs) -> Result<i32, Error> {
 
 /// `billrun prices update`: fetch beside the catalog, import, replace, say what changed.
 fn update_prices(args: &cli::UpdateArgs) -> Result<i32, Error> {
-    let name = args
-        .catalog
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy();
-    let download = args
-        .catalog
-        .with_file_name(format!(".{name}.billrun-fetch-{}", std::process::id()));
+    let download = crate::report::outdir::hidden_sibling(&args.catalog, "fetch");
     let fetched = catalog::fetch::fetch(&fetch_plan(&args.from), &download);
     let built = fetched.and_then(|fetched| {
         let files: Vec<_> = fetched.into_iter().map(|f| f.path).collect();
@@ -234,8 +227,7 @@ fn write_import_report(
 /// Writes `bytes` beside `path` and renames it into place: a reader sees the old file
 /// or the new one, never a part.
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.billrun-tmp-{}", std::process::id()));
+    let tmp = crate::report::outdir::hidden_sibling(path, "tmp");
     std::fs::write(&tmp, bytes).map_err(|e| Error::output(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         std::fs::remove_file(&tmp).ok();

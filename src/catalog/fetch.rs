@@ -8,6 +8,7 @@
 //! replaces a previous good download. Each request is retried with backoff.
 
 use crate::error::{Error, Result};
+use crate::report::outdir;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,17 +52,10 @@ pub fn fetch(plan: &FetchPlan, out: &Path) -> Result<Vec<Fetched>> {
             return Err(e);
         }
     };
-    if out.exists() {
-        let parked = out.with_file_name(format!(
-            ".{}.billrun-old-{}",
-            out.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
-        let old = crate::report::outdir::exchange(&staging, out, &parked)
-            .map_err(|e| Error::output(out, e))?;
+    let parked = outdir::hidden_sibling(out, "old");
+    let old = outdir::put_in_place(&staging, out, &parked).map_err(|e| Error::output(out, e))?;
+    if let Some(old) = old {
         std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e))?;
-    } else {
-        std::fs::rename(&staging, out).map_err(|e| Error::output(out, e))?;
     }
     Ok(fetched
         .into_iter()
@@ -73,19 +67,15 @@ pub fn fetch(plan: &FetchPlan, out: &Path) -> Result<Vec<Fetched>> {
 }
 
 fn staging_beside(out: &Path) -> Result<PathBuf> {
-    let name = out
-        .file_name()
-        .ok_or_else(|| Error::Usage(format!("--out {} has no name", out.display())))?;
+    if out.file_name().is_none() {
+        return Err(Error::Usage(format!("--out {} has no name", out.display())));
+    }
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::output(parent, e))?;
-    let staging = parent.join(format!(
-        ".{}.billrun-tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let staging = outdir::hidden_sibling(out, "tmp");
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| Error::output(&staging, e))?;
     }

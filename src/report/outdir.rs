@@ -61,23 +61,28 @@ impl Drop for OutDir {
 }
 
 impl OutDir {
-    pub fn parent(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("/"))
-    }
-
-    pub fn name(&self) -> String {
-        self.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    }
-
     /// A hidden sibling of `--out`: `.NAME.billrun-<what>-<pid>`.
     pub fn sibling(&self, what: &str) -> PathBuf {
-        let pid = std::process::id();
-        self.parent()
-            .join(format!(".{}.billrun-{what}-{pid}", self.name()))
+        hidden_sibling(&self.path, what)
     }
+}
+
+/// `.NAME.billrun-<what>-<pid>` beside `path`: where billrun stages, parks or writes a
+/// file before it takes `path`'s place.
+pub fn hidden_sibling(path: &Path, what: &str) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let pid = std::process::id();
+    path.with_file_name(format!(".{name}.billrun-{what}-{pid}"))
+}
+
+/// Puts directory `new` at `target`: a rename when `target` is missing, else an
+/// `exchange` (parking at `parked` where the system cannot exchange). Returns where the
+/// previous `target` now is, for the caller to remove or keep.
+pub fn put_in_place(new: &Path, target: &Path, parked: &Path) -> std::io::Result<Option<PathBuf>> {
+    if !target.exists() {
+        return std::fs::rename(new, target).map(|()| None);
+    }
+    exchange(new, target, parked).map(Some)
 }
 
 /// Claims `out` for a run of `layout` that reads `inputs`: checks, locks, clears dead

@@ -53,14 +53,12 @@ impl Staging {
     /// atomic exchange; the previous reports are then removed, if they are still only
     /// billrun's (a file added to `--out` during the run is never removed).
     pub fn commit(mut self) -> Result<()> {
-        if !self.out.exists() {
-            std::fs::rename(&self.tmp, &self.out).map_err(|e| Error::output(&self.out, e))?;
-            self.committed = true;
-            return Ok(());
-        }
-        let old = outdir::exchange(&self.tmp, &self.out, &self.parked)
+        let old = outdir::put_in_place(&self.tmp, &self.out, &self.parked)
             .map_err(|e| Error::output(&self.out, e))?;
         self.committed = true;
+        let Some(old) = old else {
+            return Ok(());
+        };
         match outdir::inspect(&old) {
             Ok(_) => std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e)),
             Err(why) => {
@@ -361,12 +359,12 @@ pub fn commit_partitions(staged: &Path, out: &Path, plan: &PartitionPlan) -> Res
 fn replace_dir(new: &Path, target: &Path) -> Result<()> {
     let parent = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::output(parent, e))?;
-    if !target.exists() {
-        return std::fs::rename(new, target).map_err(|e| Error::output(target, e));
-    }
+    // Parked inside the staging, which goes with the run if it is cut short.
     let parked = new.with_file_name(".parked");
-    let old = outdir::exchange(new, target, &parked).map_err(|e| Error::output(target, e))?;
-    std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e))
+    match outdir::put_in_place(new, target, &parked).map_err(|e| Error::output(target, e))? {
+        Some(old) => std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e)),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
