@@ -208,12 +208,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let whole = out_dir.existing.as_ref() != Some(&layout);
     let ingest::Discovered { files, skipped } = ingest::discover(&cfg.inputs)?;
     if !skipped.is_empty() {
-        let first = &skipped[0];
         eprintln!(
-            "billrun: {} file(s) skipped, not read as usage (e.g. {}: {}); all are listed in manifest.json",
+            "billrun: {} file(s) skipped, not read as usage (e.g. {}); all are listed in manifest.json",
             skipped.len(),
-            crate::error::clip(&first.path),
-            first.reason
+            skipped[0].describe()
         );
     }
     let biller = Biller {
@@ -399,10 +397,9 @@ fn refuse_silent_zero(counts: &RowCounts, skipped: &[ingest::Skipped]) -> Result
         return Ok(());
     };
     Err(Error::Usage(format!(
-        "no usage row was read, and {} file(s) were skipped (e.g. {}: {}): refusing to report a $0 bill. Name the usage files explicitly, or remove what is not usage",
+        "no usage row was read, and {} file(s) were skipped (e.g. {}): refusing to report a $0 bill. Name the usage files explicitly, or remove what is not usage",
         skipped.len(),
-        crate::error::clip(&first.path),
-        first.reason
+        first.describe()
     )))
 }
 

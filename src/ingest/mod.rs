@@ -116,6 +116,13 @@ pub struct Skipped {
     pub reason: String,
 }
 
+impl Skipped {
+    /// `path (reason)`, the path clipped, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} ({})", crate::error::clip(&self.path), self.reason)
+    }
+}
+
 /// What `discover` found.
 #[derive(Debug, Default)]
 pub struct Discovered {
@@ -138,7 +145,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered> {
         if meta.is_dir() {
             let (before, skipped_before) = (walk.usable, walk.found.skipped.len());
             let canonical = input.canonicalize().map_err(|e| Error::input(input, e))?;
-            walk.dir(input, &canonical)?;
+            walk.dir(input, &meta, &canonical)?;
             if walk.usable == before {
                 return Err(nothing_readable(
                     input,
@@ -156,11 +163,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered> {
 }
 
 fn nothing_readable(dir: &Path, skipped: &[Skipped]) -> Error {
-    let examples: Vec<String> = skipped
-        .iter()
-        .take(3)
-        .map(|s| format!("{} ({})", s.path, s.reason))
-        .collect();
+    let examples: Vec<String> = skipped.iter().take(3).map(Skipped::describe).collect();
     let detail = match skipped.len() {
         0 => "it is empty".to_string(),
         n => format!("{n} files skipped, e.g. {}", examples.join("; ")),
@@ -209,22 +212,27 @@ impl Walk {
                 input.display()
             )));
         }
-        if self.first_visit(input, meta) {
+        self.add(input, kind, meta, fifo);
+        Ok(())
+    }
+
+    /// A usage file, read unless it was reached before (then listed as skipped).
+    fn add(&mut self, path: &Path, kind: InputKind, meta: &std::fs::Metadata, stream: bool) {
+        self.usable += 1;
+        if self.first_visit(path, meta) {
             self.found.files.push(InputFile {
-                path: input.to_path_buf(),
+                path: path.to_path_buf(),
                 kind,
-                bytes: if fifo { 0 } else { meta.len() },
-                stream: fifo,
+                bytes: if stream { 0 } else { meta.len() },
+                stream,
             });
         }
-        Ok(())
     }
 
     /// True the first time this file or directory is reached; later visits are
     /// listed as skipped.
     fn first_visit(&mut self, path: &Path, meta: &std::fs::Metadata) -> bool {
         use std::os::unix::fs::MetadataExt;
-        self.usable += 1;
         match self.seen.get(&(meta.dev(), meta.ino())) {
             None => {
                 self.seen
@@ -246,14 +254,13 @@ impl Walk {
         });
     }
 
-    /// `dir` as named, and its canonical path (for recognising Bedrock's layout).
-    fn dir(&mut self, dir: &Path, canonical: &Path) -> Result<()> {
-        let meta = std::fs::metadata(dir).map_err(|e| Error::input(dir, e))?;
-        let usable = self.usable;
-        if !self.first_visit(dir, &meta) {
-            return Ok(()); // already read: it counts as usable
+    /// `dir` as named, its metadata, and its canonical path (for recognising
+    /// Bedrock's layout). A directory already read counts as usable.
+    fn dir(&mut self, dir: &Path, meta: &std::fs::Metadata, canonical: &Path) -> Result<()> {
+        if !self.first_visit(dir, meta) {
+            self.usable += 1;
+            return Ok(());
         }
-        self.usable = usable; // a new directory is not a usage file itself
         let entries = std::fs::read_dir(dir).map_err(|e| Error::input(dir, e))?;
         let mut paths = Vec::new();
         for entry in entries {
@@ -275,20 +282,11 @@ impl Walk {
                     continue;
                 }
                 let real = std::fs::canonicalize(&path).unwrap_or(real);
-                self.dir(&path, &real)?;
+                self.dir(&path, &meta, &real)?;
             } else if !meta.is_file() {
                 self.skip(&path, "not a regular file");
             } else if let Some(kind) = InputKind::of(&path) {
-                if self.first_visit(&path, &meta) {
-                    let bytes = meta.len();
-                    let stream = false;
-                    self.found.files.push(InputFile {
-                        path,
-                        kind,
-                        bytes,
-                        stream,
-                    });
-                }
+                self.add(&path, kind, &meta, false);
             } else {
                 self.skip(&path, "not a usage file kind");
             }
