@@ -130,15 +130,15 @@ fn set_aside_bad_text(
 
 /// `canonical`, with a failure naming the column (and its type) that caused it.
 fn canonical_named(df: DataFrame, rows: Vec<i64>) -> std::result::Result<DataFrame, String> {
-    let columns: Vec<(String, DataType)> = df
-        .schema()
-        .iter()
-        .map(|(n, d)| (n.to_string(), d.clone()))
-        .collect();
-    canonical(df.clone(), rows.clone()).map_err(|e| {
-        let failing = columns.iter().find(|(name, _)| {
+    let height = df.height();
+    // On the hot path only a cheap clone of the frame (its columns are shared); the
+    // search for the failing column happens on failure, one column at a time (row
+    // numbers play no part in a cast failing, so placeholders do).
+    canonical(df.clone(), rows).map_err(|e| {
+        let schema = df.schema().clone();
+        let failing = schema.iter().find(|(name, _)| {
             df.select([name.as_str()])
-                .and_then(|one| canonical(one, rows.clone()))
+                .and_then(|one| canonical(one, vec![0; height]))
                 .is_err()
         });
         match failing {

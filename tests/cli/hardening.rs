@@ -342,6 +342,21 @@ fn unsupported_parquet_types_name_the_column_and_the_fix() {
 }
 
 #[test]
+fn an_unsigned_count_past_int64_names_its_column_and_type() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let huge = Series::new("input_tokens".into(), [1u64, u64::MAX]);
+    let input = parquet_with(tmp.path(), "huge.parquet", huge.into());
+    let (o, _) = run_csv(&[&input], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("column \"input_tokens\" (u64)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn a_json_array_with_a_broken_element_keeps_the_valid_ones() {
     // Before: one broken element dropped the valid records before it.
     let tmp = tempfile::tempdir().unwrap();
