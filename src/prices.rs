@@ -1,17 +1,18 @@
 //! `billrun prices`: print, check, summarise, import, fetch and update price catalogs.
 
+use crate::catalog::column;
 use crate::cli::{self, PricesArgs};
 use crate::error::Error;
 use crate::{EXIT_OK, EXIT_REJECTS, catalog, config};
 
-/// A catalog row's identity (its meter and window): the columns before `source`
-/// but price, per and currency; provenance columns come after `source`.
+/// A catalog row's identity: its meter and window, by column name (an older catalog
+/// file may order its columns otherwise).
 fn identity_columns() -> impl Iterator<Item = &'static str> {
-    let source = catalog::COLUMNS.iter().position(|c| *c == "source");
-    catalog::COLUMNS[..source.unwrap_or(catalog::COLUMNS.len())]
+    const WINDOW: [usize; 2] = [column::EFFECTIVE_FROM, column::EFFECTIVE_TO];
+    column::METER
         .iter()
-        .copied()
-        .filter(|c| !matches!(*c, "price" | "per" | "currency"))
+        .chain(&WINDOW)
+        .map(|&i| catalog::COLUMNS[i])
 }
 
 pub fn run(args: PricesArgs) -> Result<i32, Error> {
@@ -244,20 +245,15 @@ fn catalog_summary(catalog: &catalog::PriceCatalog) -> String {
     let mut sources: BTreeMap<String, usize> = BTreeMap::new();
     let mut cells = BTreeSet::new();
     for r in &catalog.rows {
-        let (model, region) = (&r.raw[0], &r.raw[1]);
-        models.insert(model.clone());
-        regions.insert(region.clone());
-        cells.insert((
-            model.clone(),
-            region.clone(),
-            r.raw[3].clone(),
-            r.raw[2].clone(),
-        ));
-        *meters
-            .entry((r.raw[3].clone(), r.raw[2].clone()))
-            .or_default() += 1;
-        let source = &r.raw[15];
-        let kind = if !r.raw[16].is_empty() {
+        let field = |c: usize| r.raw[c].clone();
+        let (model, region) = (field(column::MODEL_ID), field(column::REGION));
+        let meter = (field(column::USAGE_TYPE), field(column::MODE));
+        cells.insert((model.clone(), region.clone(), meter.clone()));
+        models.insert(model);
+        regions.insert(region);
+        *meters.entry(meter).or_default() += 1;
+        let source = &r.raw[column::SOURCE];
+        let kind = if !r.raw[column::OFFER].is_empty() {
             "AWS Price List".to_string()
         } else if let Some(rest) = source.strip_prefix("litellm ") {
             format!("litellm {}", rest.split(' ').next().unwrap_or(""))

@@ -38,6 +38,44 @@ pub const COLUMNS: [&str; 22] = [
 ];
 const REQUIRED: [&str; 6] = ["model_id", "region", "mode", "usage_type", "price", "per"];
 
+/// Positions in `COLUMNS`, and so in `CatalogRow::raw` and imported rows.
+pub mod column {
+    pub const MODEL_ID: usize = 0;
+    pub const REGION: usize = 1;
+    pub const MODE: usize = 2;
+    pub const USAGE_TYPE: usize = 3;
+    pub const PRICE: usize = 4;
+    pub const PER: usize = 5;
+    pub const CURRENCY: usize = 6;
+    pub const SCOPE: usize = 7;
+    pub const SERVICE_TIER: usize = 8;
+    pub const COMMITMENT: usize = 9;
+    pub const CMU_VERSION: usize = 10;
+    pub const IMAGE_QUALITY: usize = 11;
+    pub const IMAGE_MAX_PIXELS: usize = 12;
+    pub const EFFECTIVE_FROM: usize = 13;
+    pub const EFFECTIVE_TO: usize = 14;
+    pub const SOURCE: usize = 15;
+    pub const OFFER: usize = 16;
+    pub const OFFER_VERSION: usize = 17;
+    pub const SKU: usize = 18;
+    pub const RATE_CODE: usize = 19;
+    /// The columns that make a meter: two rows equal here compete for one price
+    /// (everything but the price itself, the window and where it came from).
+    pub const METER: [usize; 10] = [
+        MODEL_ID,
+        REGION,
+        MODE,
+        USAGE_TYPE,
+        SCOPE,
+        SERVICE_TIER,
+        COMMITMENT,
+        CMU_VERSION,
+        IMAGE_QUALITY,
+        IMAGE_MAX_PIXELS,
+    ];
+}
+
 /// Parses catalog text: the rows that are valid, and every problem found, each
 /// `name:line: ...` (a header problem leaves no rows).
 pub fn parse_rows(name: &str, text: &str) -> (Vec<CatalogRow>, Vec<String>) {

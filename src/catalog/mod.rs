@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use terms::{Commitment, ImageQuality, Mode, Tier, UsageType};
 
-pub use load::COLUMNS;
+pub use load::{COLUMNS, column};
 
 /// The list prices compiled into the binary (`src/catalog/default_prices.csv`).
 pub const EMBEDDED_CSV: &str = include_str!("default_prices.csv");

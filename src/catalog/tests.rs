@@ -341,3 +341,33 @@ fn every_embedded_alias_names_a_model_the_embedded_catalog_prices() {
         "aliases name unpriced models: {unknown:?}"
     );
 }
+
+#[test]
+fn column_positions_name_the_columns_they_point_at() {
+    use column::*;
+    let named = [
+        (MODEL_ID, "model_id"),
+        (REGION, "region"),
+        (MODE, "mode"),
+        (USAGE_TYPE, "usage_type"),
+        (PRICE, "price"),
+        (PER, "per"),
+        (CURRENCY, "currency"),
+        (SCOPE, "scope"),
+        (SERVICE_TIER, "service_tier"),
+        (COMMITMENT, "commitment"),
+        (CMU_VERSION, "cmu_version"),
+        (IMAGE_QUALITY, "image_quality"),
+        (IMAGE_MAX_PIXELS, "image_max_pixels"),
+        (EFFECTIVE_FROM, "effective_from"),
+        (EFFECTIVE_TO, "effective_to"),
+        (SOURCE, "source"),
+        (OFFER, "offer"),
+        (OFFER_VERSION, "offer_version"),
+        (SKU, "sku"),
+        (RATE_CODE, "rate_code"),
+    ];
+    for (at, name) in named {
+        assert_eq!(COLUMNS[at], name);
+    }
+}

@@ -9,7 +9,7 @@
 
 use super::table::{Kind, Schema, Table, Values};
 use crate::catalog::terms::{Commitment, UsageType};
-use crate::catalog::{CatalogRow, PriceCatalog};
+use crate::catalog::{CatalogRow, PriceCatalog, column};
 use crate::pricing::group::{GroupKey, Tallies};
 use crate::pricing::money::{Money, Quantity};
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, parse_instant};
@@ -381,24 +381,17 @@ fn charge_period(value: &str, period: &GroupKey) -> Option<(i64, i64)> {
 }
 
 /// A SKU: what is sold, independent of its price and when the price applies.
-/// Provenance columns of a row imported from the AWS Price List (catalog COLUMNS).
-const OFFER: usize = 16;
-const SKU: usize = 18;
-const RATE_CODE: usize = 19;
-
 /// AWS's SKU where the row came from the Price List, so billrun's rows join AWS's own
 /// FOCUS export; else the catalog row's identity.
 fn sku_id(r: &CatalogRow) -> String {
-    if !r.raw[SKU].is_empty() {
-        return r.raw[SKU].clone();
+    if !r.raw[column::SKU].is_empty() {
+        return r.raw[column::SKU].clone();
     }
     let f = |i: usize| match r.raw[i].as_str() {
         "" => "any",
         v => v,
     };
-    // model, region, mode, usage type, scope, tier, commitment, CMU version,
-    // image quality, image bucket.
-    [0, 1, 2, 3, 7, 8, 9, 10, 11, 12]
+    column::METER
         .iter()
         .map(|&i| f(i))
         .collect::<Vec<_>>()
@@ -407,7 +400,7 @@ fn sku_id(r: &CatalogRow) -> String {
 
 /// AWS's rate code where the row came from the Price List; else `SkuId@effective_from`.
 fn sku_price_id(r: &CatalogRow, sku_id: &str) -> String {
-    match r.raw[RATE_CODE].as_str() {
+    match r.raw[column::RATE_CODE].as_str() {
         "" => format!("{sku_id}@{}", effective_from(r)),
         rate => rate.to_string(),
     }
@@ -427,8 +420,8 @@ fn publisher(r: &CatalogRow) -> &'static str {
         ("deepseek.", "DeepSeek"),
         ("writer.", "Writer"),
     ];
-    let model = r.raw[0].as_str();
-    match r.raw[OFFER].as_str() {
+    let model = r.raw[column::MODEL_ID].as_str();
+    match r.raw[column::OFFER].as_str() {
         "AmazonBedrockFoundationModels" => PROVIDERS
             .iter()
             .find(|(prefix, _)| model.starts_with(prefix))
@@ -438,7 +431,7 @@ fn publisher(r: &CatalogRow) -> &'static str {
 }
 
 fn effective_from(r: &CatalogRow) -> &str {
-    match r.raw[13].as_str() {
+    match r.raw[column::EFFECTIVE_FROM].as_str() {
         "" => "always",
         v => v,
     }

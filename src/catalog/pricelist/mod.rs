@@ -35,15 +35,11 @@ pub struct Imported {
     pub skipped: Vec<Skipped>,
 }
 
-/// Catalog columns (`COLUMNS` order) the import reads back.
-const PRICE: usize = 4;
-const EFFECTIVE_FROM: usize = 13;
-const EFFECTIVE_TO: usize = 14;
-const OFFER_VERSION: usize = 17;
+use super::column::{CURRENCY, EFFECTIVE_FROM, EFFECTIVE_TO, OFFER_VERSION, PER, PRICE};
 
-/// The columns that make a meter: every one but price, per, currency and window.
+/// The columns that make a meter (`column::METER`).
 fn meter_of(row: &[String]) -> Vec<String> {
-    [0, 1, 2, 3, 7, 8, 9, 10, 11, 12]
+    super::column::METER
         .iter()
         .map(|&i| row[i].clone())
         .collect()
@@ -138,11 +134,11 @@ fn effective_dated(
         });
         let mut kept: Vec<Vec<String>> = Vec::new();
         for row in prices {
+            // Per and currency as written, the price by value (`0.03` = `0.0300`).
             let same_price = |last: &Vec<String>| {
-                [PRICE, 5, 6].iter().all(|&i| last[i] == row[i])
-                    || (last[5] == row[5]
-                        && last[6] == row[6]
-                        && same_decimal(&last[PRICE], &row[PRICE]))
+                last[PER] == row[PER]
+                    && last[CURRENCY] == row[CURRENCY]
+                    && same_decimal(&last[PRICE], &row[PRICE])
             };
             match kept.last_mut() {
                 Some(last) if same_price(last) => {}
