@@ -35,13 +35,16 @@ LOGS = """(
                      cacheWriteInputTokenCount BIGINT, inputBodyJson JSON)',
       output: 'STRUCT(outputTokenCount BIGINT)'}))"""
 
-QUERY = """
-with u as (
-  select *, row_number() over () as rid,
+# A model id's base model and scope, from its inference-profile prefix (both peers).
+RESOLVE = """
     regexp_replace(model_id, '^(us|eu|apac|jp|au|us-gov|global)\\.', '') as base,
     case when model_id like 'global.%' then 'global'
          when regexp_matches(model_id, '^(us|eu|apac|jp|au|us-gov)\\.') then 'geo'
-         else 'in_region' end as scope
+         else 'in_region' end as scope"""
+
+QUERY = """
+with u as (
+  select *, row_number() over () as rid,""" + RESOLVE + """
   from {source}),
 m as (
   select * from (unpivot u on input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, images

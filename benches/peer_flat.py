@@ -22,6 +22,8 @@ from decimal import Decimal
 
 import duckdb
 
+from peer import RESOLVE
+
 SCOPES = ["in_region", "geo", "global"]
 QUALITIES = ["standard", "premium"]
 BIG = 2**62
@@ -70,11 +72,7 @@ def flatten(path):
 
 QUERY = """
 with u as (
-  select *, row_number() over () as rid,
-    regexp_replace(model_id, '^(us|eu|apac|jp|au|us-gov|global)\\.', '') as base,
-    case when model_id like 'global.%' then 'global'
-         when regexp_matches(model_id, '^(us|eu|apac|jp|au|us-gov)\\.') then 'geo'
-         else 'in_region' end as scope,
+  select *, row_number() over () as rid,""" + RESOLVE + """,
     coalesce(nullif(service_tier, ''), 'standard') as tier,
     coalesce(image_width * image_height, 0) as pixels
   from read_parquet($usage, file_row_number = true) {dedup}),
