@@ -1,10 +1,11 @@
 //! Finding input files and reading them as batches of canonical usage columns.
 //!
-//! Each file is read by a reader thread (`table` for CSV and Parquet, `logs` for
+//! Each file is read by a reader thread (`table` for CSV, `parquet`, `logs` for
 //! invocation logs) that hands normalised batches over a bounded channel, so reading
 //! overlaps rating and memory holds a few batches, never a file.
 
 pub mod logs;
+mod parquet;
 pub mod records;
 pub mod table;
 
@@ -421,7 +422,7 @@ fn produce(
     };
     let result = match file.kind {
         InputKind::Parquet => {
-            table::parquet_batches(file, batch_rows, projection, &consumed, &mut emit)
+            parquet::parquet_batches(file, batch_rows, projection, &consumed, &mut emit)
         }
         InputKind::Csv => table::csv_batches(file, BufReader::new(open()?), batch_rows, &mut emit),
         InputKind::CsvGz => {

@@ -1,8 +1,8 @@
 //! Canonical usage tables (CSV, gzipped CSV, Parquet) read in bounded batches.
 //!
 //! billrun drives the read loop itself so memory holds a few batches, never a file:
-//! Parquet is read a few row groups at a time with polars' reader (projected to the
-//! canonical columns, file metadata read once); CSV is cut at record boundaries
+//! Parquet is read by `ingest::parquet` (this module normalises its batches); CSV is
+//! cut at record boundaries
 //! (quote-aware) and each chunk is parsed by polars' CSV reader, all columns as text;
 //! gzip streams through `MultiGzDecoder` (every member). A reader thread hands
 //! normalised batches (see `ingest::read_batches`).
@@ -12,14 +12,13 @@ use crate::error::{Error, Locus, Result};
 use crate::pricing::reasons::Reason;
 use crate::pricing::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
 use polars::prelude::*;
-use std::fs::File;
 use std::io::{Cursor, Read};
 use std::ops::Range;
 
 /// Columns a usage table must have.
 pub const REQUIRED: [&str; 3] = ["timestamp", "region", "model_id"];
 
-fn check_required(file: &InputFile, names: &[String]) -> Result<()> {
+pub(super) fn check_required(file: &InputFile, names: &[String]) -> Result<()> {
     match REQUIRED.iter().find(|c| !names.iter().any(|n| n == *c)) {
         None => Ok(()),
         Some(column) => Err(Error::MissingColumn {
@@ -33,7 +32,7 @@ fn check_required(file: &InputFile, names: &[String]) -> Result<()> {
 /// A Parquet column type the canonical table cannot hold (nested, durations,
 /// times, decimals wider than 38 digits) is named with the fix, before any
 /// row is read.
-fn check_types(file: &InputFile, schema: &ArrowSchema) -> Result<()> {
+pub(super) fn check_types(file: &InputFile, schema: &ArrowSchema) -> Result<()> {
     for (name, field) in schema.iter() {
         let dtype = &DataType::from_arrow_field(field);
         let counts = INT_COLUMNS.contains(&name.as_str());
@@ -91,7 +90,7 @@ fn canonical(mut df: DataFrame, rows: Vec<i64>) -> PolarsResult<DataFrame> {
 
 /// Rows with a binary cell (of a canonical column) that is not UTF-8 are set aside
 /// as `bad_value` rejects naming the column; the rest of the batch is kept.
-fn set_aside_bad_text(
+pub(super) fn set_aside_bad_text(
     df: DataFrame,
     rows: Vec<i64>,
 ) -> PolarsResult<(DataFrame, Vec<i64>, Vec<Unreadable>)> {
@@ -129,7 +128,10 @@ fn set_aside_bad_text(
 }
 
 /// `canonical`, with a failure naming the column (and its type) that caused it.
-fn canonical_named(df: DataFrame, rows: Vec<i64>) -> std::result::Result<DataFrame, String> {
+pub(super) fn canonical_named(
+    df: DataFrame,
+    rows: Vec<i64>,
+) -> std::result::Result<DataFrame, String> {
     let height = df.height();
     // On the hot path only a cheap clone of the frame (its columns are shared); the
     // search for the failing column happens on failure, one column at a time (row
@@ -149,7 +151,7 @@ fn canonical_named(df: DataFrame, rows: Vec<i64>) -> std::result::Result<DataFra
 }
 
 /// The `request_id` column as text (all nulls when the file has none), `rows` long.
-fn ids_frame(df: DataFrame, rows: usize) -> PolarsResult<DataFrame> {
+pub(super) fn ids_frame(df: DataFrame, rows: usize) -> PolarsResult<DataFrame> {
     let ids = match df.column("request_id") {
         // An id that is not UTF-8 is no id: its row is a bad_value reject that
         // claims nothing (set_aside_bad_text), so it is null here too.
@@ -164,102 +166,6 @@ fn ids_frame(df: DataFrame, rows: usize) -> PolarsResult<DataFrame> {
         Err(_) => Column::full_null("request_id".into(), rows, &DataType::String),
     };
     DataFrame::new(rows, vec![ids])
-}
-
-pub(super) fn parquet_batches(
-    file: &InputFile,
-    batch_rows: usize,
-    projection: super::Projection,
-    consumed: &std::sync::atomic::AtomicU64,
-    emit: &mut dyn FnMut(Batch) -> bool,
-) -> Result<()> {
-    let err = |e: PolarsError| Error::input(&file.path, e);
-    let open = || File::open(&file.path).map_err(|e| Error::input(&file.path, e));
-    let mut reader = ParquetReader::new(open()?);
-    let schema = reader.schema().map_err(err)?;
-    let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
-    check_required(file, &names)?;
-    check_types(file, &schema)?;
-    let metadata = reader.get_metadata().map_err(err)?.clone();
-    let ids_only = projection == super::Projection::RequestIds;
-    let wanted: Vec<String> = names
-        .iter()
-        .filter(|n| match ids_only {
-            true => n.as_str() == "request_id",
-            false => TEXT_COLUMNS.contains(&n.as_str()) || INT_COLUMNS.contains(&n.as_str()),
-        })
-        .cloned()
-        .collect();
-    let mut start = 0usize;
-    for range in row_group_ranges(
-        metadata.row_groups.iter().map(|rg| rg.num_rows()),
-        batch_rows,
-    ) {
-        let mut reader = ParquetReader::new(open()?)
-            .with_columns(Some(wanted.clone()))
-            .with_slice(Some((range.0, range.1)));
-        reader.set_metadata(metadata.clone());
-        let rows = (start as i64 + 1..=(start + range.1) as i64).collect();
-        let raw = reader.finish().map_err(err)?;
-        let (frame, unreadable) = match ids_only {
-            true => (ids_frame(raw, range.1).map_err(err)?, Vec::new()),
-            false => {
-                let (raw, rows, unreadable) = set_aside_bad_text(raw, rows).map_err(err)?;
-                let frame =
-                    canonical_named(raw, rows).map_err(|e| Error::input_msg(&file.path, e))?;
-                (frame, unreadable)
-            }
-        };
-        start += range.1;
-        // The row groups read so far, as stored: how far into the file the batch is.
-        consumed.store(
-            stored_bytes_before(&metadata.row_groups, start),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        if !emit(Batch {
-            frame,
-            unreadable,
-            consumed: 0,
-        }) {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Compressed bytes of the row groups that end at or before row `rows`.
-fn stored_bytes_before(row_groups: &[polars_parquet::read::RowGroupMetadata], rows: usize) -> u64 {
-    let mut seen = 0;
-    let mut bytes = 0u64;
-    for rg in row_groups {
-        seen += rg.num_rows();
-        if seen > rows {
-            break;
-        }
-        bytes += rg.compressed_size() as u64;
-    }
-    bytes
-}
-
-/// Consecutive row groups gathered into (offset, rows) ranges of at least `batch_rows`.
-fn row_group_ranges(
-    row_groups: impl Iterator<Item = usize>,
-    batch_rows: usize,
-) -> Vec<(usize, usize)> {
-    let mut ranges = Vec::new();
-    let (mut offset, mut len) = (0, 0);
-    for rows in row_groups {
-        len += rows;
-        if len >= batch_rows {
-            ranges.push((offset, len));
-            offset += len;
-            len = 0;
-        }
-    }
-    if len > 0 {
-        ranges.push((offset, len));
-    }
-    ranges
 }
 
 pub(super) fn csv_batches(
@@ -604,15 +510,5 @@ mod tests {
             assert_eq!(without_lone_cr(b"\r\r", size), b"\n\n");
             assert_eq!(without_lone_cr(b"", size), b"");
         }
-    }
-
-    #[test]
-    fn row_groups_are_gathered_to_at_least_a_batch() {
-        assert_eq!(
-            row_group_ranges([10, 10, 10].into_iter(), 15),
-            [(0, 20), (20, 10)]
-        );
-        assert_eq!(row_group_ranges([100].into_iter(), 15), [(0, 100)]);
-        assert!(row_group_ranges(std::iter::empty(), 15).is_empty());
     }
 }

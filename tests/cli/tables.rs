@@ -480,3 +480,58 @@ fn duplicates_found_on_disk_are_the_ones_found_in_memory() {
         (Some(1), Some("disk"))
     );
 }
+
+#[test]
+fn a_huge_row_group_reads_as_the_same_rows_in_small_ones() {
+    // The usage fixtures (a duplicate, rejects) repeated 50 times under fresh ids,
+    // written as one row group and as row groups of 7 rows, read in batches of 5 rows
+    // and of the default: every report byte-identical, rejects' row numbers included.
+    let mut frame = ["usage/2025-11-01.csv", "usage/2025-11-02.csv"]
+        .map(|f| {
+            polars::prelude::CsvReadOptions::default()
+                .with_infer_schema_length(Some(0))
+                .try_into_reader_with_file_path(Some(fixture(f)))
+                .unwrap()
+                .finish()
+                .unwrap()
+        })
+        .into_iter()
+        .reduce(|mut a, b| {
+            a.vstack_mut(&b).unwrap();
+            a
+        })
+        .unwrap();
+    let base = frame.clone();
+    for copy in 1..50 {
+        let mut next = base.clone();
+        let ids = next.column("request_id").unwrap().str().unwrap().clone();
+        let ids: Vec<Option<String>> = ids
+            .iter()
+            .map(|v| v.map(|v| format!("{v}-{copy}")))
+            .collect();
+        next.with_column(polars::prelude::Column::new("request_id".into(), ids))
+            .unwrap();
+        frame.vstack_mut(&next).unwrap();
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pq = tmp.path().join("usage.parquet");
+    let mut reports = Vec::new();
+    for group in [frame.height(), 7] {
+        polars::prelude::ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+            .with_row_group_size(Some(group))
+            .finish(&mut frame.clone())
+            .unwrap();
+        for extra in [&["--batch-rows", "5"][..], &[], &["--dedup", "memory"]] {
+            reports.push(((group, extra), parquet_reports(&[&pq], extra)));
+        }
+    }
+    let (first, rest) = reports.split_first().unwrap();
+    assert!(
+        first.1.contains_key("rejects.parquet"),
+        "{:?}",
+        first.1.keys()
+    );
+    for (how, r) in rest {
+        assert_eq!(&first.1, r, "{how:?} differs from {:?}", first.0);
+    }
+}
