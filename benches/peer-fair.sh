@@ -16,9 +16,7 @@ data="${BENCH_DIR:-${TMPDIR:-/tmp}/billrun-bench}/v2-$rows"
   || "$venv/bin/pip" install -q pyarrow
 for size in 1m:1048576 128mb:3150000; do
   f="$data/usage-${size%%:*}.parquet"
-  [ -f "$f" ] || "$venv/bin/python" -c "import pyarrow.parquet as pq, sys
-pq.write_table(pq.read_table(sys.argv[1]), sys.argv[2], row_group_size=int(sys.argv[3]))" \
-    "$data/usage.parquet" "$f" "${size##*:}"
+  [ -f "$f" ] || "$venv/bin/python" "$here/regroup.py" "$data/usage.parquet" "$f" "${size##*:}"
 done
 files=("$data/usage.parquet" "$data/usage-1m.parquet" "$data/usage-128mb.parquet")
 tools=(billrun dedup nodedup floor)

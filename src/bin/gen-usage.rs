@@ -14,7 +14,7 @@
 use billrun::report::sink::{self, Format};
 use billrun::report::table::{Kind, Schema, Table, Values};
 use billrun::time::parse_instant;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const CHUNK: usize = 262_144;
 
@@ -330,8 +330,11 @@ fn bench_catalog() -> Result<String, Box<dyn std::error::Error>> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "inflate") && args.len() == 3 {
+        return inflate(Path::new(&args[2]));
+    }
     if args.len() < 3 {
-        return Err("usage: gen-usage ROWS OUT_DIR [parquet|csv|logs]".into());
+        return Err("usage: gen-usage ROWS OUT_DIR [parquet|csv|logs] | gen-usage inflate DIR".into());
     }
     let rows: u64 = args[1].parse()?;
     let dir = PathBuf::from(&args[2]);
@@ -351,5 +354,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         start += len as u64;
     }
     out.finish()?;
+    Ok(())
+}
+
+/// The invocation-log floor: inflates every `.gz` file under `dir` with the library
+/// and threading billrun reads them with (flate2's `MultiGzDecoder`, one file at a
+/// time on one thread), parses nothing, and prints the files and bytes inflated.
+fn inflate(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut pending = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "gz") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut bytes = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    for path in &files {
+        let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+        let mut gz = flate2::read::MultiGzDecoder::new(file);
+        loop {
+            let n = std::io::Read::read(&mut gz, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            bytes += n as u64;
+        }
+    }
+    println!("{} files, {bytes} bytes inflated", files.len());
     Ok(())
 }
