@@ -24,6 +24,56 @@ pub enum Command {
     /// A month's statement per cost center (or other key), rounded to cents, from a
     /// run's reports.
     Statement(StatementArgs),
+    /// Compare a run's line items with the AWS bill (CUR 2.0, legacy CUR, FOCUS 1.2),
+    /// bucket by bucket; with --true-up, share the billed cost over a key.
+    ///
+    /// Exit codes: 0 every bucket matched; 1 reports written, but some bucket drifts
+    /// beyond --tolerance or some Bedrock bill row could not be mapped (unmapped.*);
+    /// 2 fatal error.
+    Reconcile(ReconcileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// A `run` output directory written with --line-items (single files or
+    /// --partition-by partitions).
+    #[arg(value_name = "RUN_DIR")]
+    pub run: PathBuf,
+
+    /// AWS Data Exports files: CUR 2.0 or legacy CUR (Parquet, CSV, CSV.gz), FOCUS 1.2.
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    pub bill: Vec<PathBuf>,
+
+    /// Where the reconciliation goes (the same rules as `run --out`).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// parquet or csv.
+    #[arg(long, default_value = "parquet")]
+    pub format: String,
+
+    /// A bucket alerts (exit 1) when its list costs differ by more than this amount;
+    /// with 0 (the default) every bucket that is not matched alerts.
+    #[arg(long, value_name = "AMOUNT", default_value = "0")]
+    pub tolerance: String,
+
+    /// Share each bucket's billed net cost over this line-item column (cost_center,
+    /// principal, account_id, tags, ...) in proportion to billrun's exact costs:
+    /// writes trueup.<fmt>, which `billrun statement --by <column>` reads.
+    #[arg(long, value_name = "COLUMN")]
+    pub true_up: Option<String>,
+
+    /// More model aliases (CSV alias,kind,model_id,source) for the bill's model names.
+    #[arg(long, value_name = "FILE")]
+    pub aliases: Option<PathBuf>,
+
+    /// Replace a previous billrun output of another layout in --out.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// No summary line on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod prices;
 pub mod pricing;
 pub mod progress;
+pub mod reconcile;
 pub mod report;
 pub mod resolve;
 pub mod run;
@@ -51,6 +52,7 @@ pub fn execute(cli: Cli) -> i32 {
         }
         Command::Prices(args) => prices::run(args),
         Command::Statement(args) => statement::run(&args).map(|()| EXIT_OK),
+        Command::Reconcile(args) => reconcile::run(&args),
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("billrun: error: {e}");

@@ -129,17 +129,20 @@ fn format_cents(cents: i128) -> String {
 /// The summary file(s) of a run: `summary.*`, or every `summary/<col>=<value>/part-0.*`
 /// with its partition value.
 fn summary_files(dir: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
-    for ext in ["parquet", "csv"] {
-        let single = dir.join(format!("summary.{ext}"));
-        if single.is_file() {
-            return Ok(vec![(single, None)]);
+    // A reconciliation's true-up (`reconcile --true-up`) reads like a summary.
+    for stem in ["summary", "trueup"] {
+        for ext in ["parquet", "csv"] {
+            let single = dir.join(format!("{stem}.{ext}"));
+            if single.is_file() {
+                return Ok(vec![(single, None)]);
+            }
         }
     }
     let parts = dir.join("summary");
     let entries = std::fs::read_dir(&parts).map_err(|_| {
         Error::input_msg(
             dir,
-            "no summary.parquet, summary.csv or summary/ partitions here",
+            "no summary.parquet, summary.csv, summary/ partitions or trueup.* here",
         )
     })?;
     let mut files = Vec::new();

@@ -54,8 +54,14 @@ done
 price_fixtures "$work/partitioned" --from 2024-01-01 --to 2026-01-01 --partition-by day
 # Every Parquet report read back by DuckDB, no casts, totals = the manifest's.
 "$venv/bin/python" tools/check_parquet.py "$work/day" "$work/hour" "$work/partitioned" || status=1
+# The reconciliation of the bills fixture (CUR 2.0 Parquet), with a true-up: DuckDB
+# reads it, and it adds up to the bill (exit 1 is expected: the fixture drifts).
+"$bin" run fixtures/bills/usage.csv --line-items --out "$work/bills-run" --quiet
+"$bin" reconcile "$work/bills-run" --bill fixtures/bills/cur2.parquet --true-up principal \
+  --out "$work/reconcile" --quiet || [ $? -eq 1 ]
+"$venv/bin/python" tools/check_reconcile.py "$work/reconcile" || status=1
 # ...and by pyarrow 14, which cannot open string views (its own small venv).
 old=$(PYARROW_PIN='pyarrow==14.0.2' PYARROW_VENV="$HOME/.cache/billrun/pyarrow14-venv" \
   bash tools/python-venv.sh --pyarrow-only) || exit $?
-"$old/bin/python" tools/check_old_pyarrow.py "$work/day" "$work/hour" "$work/partitioned" || status=1
+"$old/bin/python" tools/check_old_pyarrow.py "$work/day" "$work/hour" "$work/partitioned" "$work/reconcile" || status=1
 exit $status

@@ -334,7 +334,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return inflate(Path::new(&args[2]));
     }
     if args.len() < 3 {
-        return Err("usage: gen-usage ROWS OUT_DIR [parquet|csv|logs] | gen-usage inflate DIR".into());
+        return Err(
+            "usage: gen-usage ROWS OUT_DIR [parquet|csv|logs] | gen-usage inflate DIR".into(),
+        );
     }
     let rows: u64 = args[1].parse()?;
     let dir = PathBuf::from(&args[2]);

@@ -34,8 +34,16 @@ impl std::fmt::Display for Layout {
     }
 }
 
-/// Files a flat run writes besides the manifest.
-const FLAT_STEMS: [&str; 4] = ["summary", "line_items", "rejects", "focus"];
+/// Files a flat run (or a reconciliation) writes besides the manifest.
+const FLAT_STEMS: [&str; 7] = [
+    "summary",
+    "line_items",
+    "rejects",
+    "focus",
+    crate::reconcile::STEMS[0],
+    crate::reconcile::STEMS[1],
+    crate::reconcile::STEMS[2],
+];
 const TABLES: [&str; 3] = super::output::PARTITIONED_TABLES;
 const RUNS: &str = super::output::RUNS_DIR;
 

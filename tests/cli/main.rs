@@ -9,6 +9,7 @@ mod logs;
 mod outdir;
 mod partitions;
 mod pricelist;
+mod reconcile;
 mod tables;
 
 use polars::prelude::{DataType, ParquetReader, SerReader};

@@ -191,7 +191,9 @@ fn model_name(p: &Product) -> &str {
         .unwrap_or_else(|| attr(p, "servicename"))
 }
 
-type Failure = (String, bool);
+/// Why a SKU or usage type was not mapped, and whether it is unknown (`true`: a
+/// pattern billrun does not know) or outside billrun's meters (`false`).
+pub(crate) type Failure = (String, bool);
 
 fn outside(reason: &str) -> Failure {
     (reason.to_string(), false)
@@ -203,14 +205,14 @@ fn unknown(reason: String) -> Failure {
 
 /// A meter as the catalog names it.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Meter {
-    usage_type: &'static str,
-    mode: &'static str,
-    scope: &'static str,
-    tier: &'static str,
-    commitment: &'static str,
-    image_quality: &'static str,
-    image_max_pixels: String,
+pub(crate) struct Meter {
+    pub usage_type: &'static str,
+    pub mode: &'static str,
+    pub scope: &'static str,
+    pub tier: &'static str,
+    pub commitment: &'static str,
+    pub image_quality: &'static str,
+    pub image_max_pixels: String,
 }
 
 fn map_product(offer: &Offer, p: &Product, aliases: &Aliases) -> Result<Vec<Vec<String>>, Failure> {
@@ -312,7 +314,7 @@ fn per(unit: &str, description: &str, usage_type: &str) -> Result<u64, Failure> 
 /// `AmazonBedrock` / `AmazonBedrockService` usage types:
 /// `USE1-<Model>-<meter>[-<variant>...]`, `USE1-<Model>-ProvisionedThroughput-<term>-ModelUnits`,
 /// `USE1-<Model>-T2I-<size>-<Quality>`.
-fn bedrock_meter(usage_type: &str, feature: &str) -> Result<Meter, Failure> {
+pub(crate) fn bedrock_meter(usage_type: &str, feature: &str) -> Result<Meter, Failure> {
     let lower = usage_type.to_ascii_lowercase();
     let rest = lower.split_once('-').map_or("", |(_, r)| r);
     if let Some(meter) = provisioned(rest)? {
@@ -321,10 +323,13 @@ fn bedrock_meter(usage_type: &str, feature: &str) -> Result<Meter, Failure> {
     if let Some(meter) = image(rest)? {
         return Ok(meter);
     }
-    const METERS: [(&str, &str); 5] = [
+    // `-cache-read-tokens` / `-cache-write-tokens`: the mantle endpoint's CUR names.
+    const METERS: [(&str, &str); 7] = [
         ("-cache-read-input-token-count", "cache_read_tokens"),
         ("-cache-write-1h-input-token-count", "cache_write_1h"),
         ("-cache-write-input-token-count", "cache_write_tokens"),
+        ("-cache-read-tokens", "cache_read_tokens"),
+        ("-cache-write-tokens", "cache_write_tokens"),
         ("-input-tokens", "input_tokens"),
         ("-output-tokens", "output_tokens"),
     ];
@@ -497,7 +502,7 @@ fn not_a_token_meter(usage_type: &str, feature: &str) -> Failure {
 /// Marketplace (`AmazonBedrockFoundationModels`) usage types after `MP:`:
 /// `USE1_InputTokenCount_Global-Units` (camel) or `USE1_input_tokens_global_standard-Units`
 /// (snake).
-fn marketplace_meter(rest: &str) -> Result<Meter, Failure> {
+pub(crate) fn marketplace_meter(rest: &str) -> Result<Meter, Failure> {
     let body = rest.split_once('_').map_or(rest, |(_, b)| b);
     let body = body.trim_end_matches("-Units").trim_end_matches("-units");
     let words = words(body);
