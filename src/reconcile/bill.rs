@@ -156,17 +156,19 @@ const REQUIRED: [Field; 6] = [
 #[derive(Clone, Debug, Default)]
 pub struct BillRow {
     pub row: u64,
-    values: BTreeMap<Field, String>,
-    pub product: BTreeMap<String, String>,
+    /// By `Field as usize`.
+    values: [Option<String>; FIELDS.len()],
+    /// Shared by the rows of a batch that have the same map.
+    pub product: std::sync::Arc<BTreeMap<String, String>>,
 }
 
 impl BillRow {
     pub fn get(&self, field: Field) -> &str {
-        self.values.get(&field).map_or("", |v| v.trim())
+        self.values[field as usize].as_deref().map_or("", str::trim)
     }
 
     pub fn has(&self, field: Field) -> bool {
-        self.values.contains_key(&field)
+        self.values[field as usize].is_some()
     }
 
     /// A product attribute: the `product` map's key, or a flat column.
@@ -181,11 +183,16 @@ impl BillRow {
     pub fn of(values: &[(Field, &str)], product: &[(&str, &str)]) -> BillRow {
         BillRow {
             row: 1,
-            values: values.iter().map(|(f, v)| (*f, v.to_string())).collect(),
-            product: product
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            values: std::array::from_fn(|i| {
+                let field = values.iter().find(|(f, _)| *f as usize == i);
+                field.map(|(_, v)| v.to_string())
+            }),
+            product: std::sync::Arc::new(
+                product
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -285,9 +292,9 @@ fn read_csv(
                 continue;
             };
             if *f == Field::Product {
-                bill.product = product_map(v);
+                bill.product = std::sync::Arc::new(product_map(v));
             } else if !v.is_empty() {
-                bill.values.insert(*f, v.to_string());
+                bill.values[*f as usize] = Some(v.to_string());
             }
         }
         each(dialect, bill)?;
@@ -361,7 +368,7 @@ fn read_parquet(
     for batch in reader {
         let batch = batch.map_err(|e| fail(&e))?;
         // The product map apart; every other field as text.
-        let mut product: Option<Vec<BTreeMap<String, String>>> = None;
+        let mut product: Option<Vec<std::sync::Arc<BTreeMap<String, String>>>> = None;
         let mut columns: Vec<(Field, Vec<Option<String>>)> = Vec::new();
         for (f, p) in FIELDS.iter().zip(&positions) {
             let Some(p) = p else { continue };
@@ -371,7 +378,7 @@ fn read_parquet(
             };
             let named = |e: String| fail(&format!("column \"{name}\": {e}"));
             if *f == Field::Product {
-                product = Some(maps_of(array).map_err(named)?);
+                product = Some(shared(maps_of(array).map_err(named)?));
             } else {
                 columns.push((*f, texts_of(array).map_err(named)?));
             }
@@ -386,9 +393,7 @@ fn read_parquet(
                 bill.product = maps[i].clone();
             }
             for (f, text) in &columns {
-                if let Some(v) = &text[i] {
-                    bill.values.insert(*f, v.clone());
-                }
+                bill.values[*f as usize] = text[i].clone().filter(|v| !v.is_empty());
             }
             each(dialect, bill)?;
         }
@@ -442,7 +447,16 @@ pub(super) fn texts_of(array: &ArrayRef) -> std::result::Result<Vec<Option<Strin
                     .map(|i| array.as_primitive::<TimestampNanosecondType>().value(i))
                     .collect(),
             };
-            each(&|i| crate::time::format_instant(micros(values[i])))
+            // Bills repeat each hour's start over many rows: format each run once.
+            let mut out: Vec<Option<String>> = Vec::with_capacity(n);
+            for (i, v) in values.iter().enumerate() {
+                let text = match (i.checked_sub(1), out.last()) {
+                    (Some(j), Some(Some(last))) if values[j] == *v => last.clone(),
+                    _ => crate::time::format_instant(micros(*v)),
+                };
+                out.push((!array.is_null(i)).then_some(text));
+            }
+            out
         }
         DataType::Date32 => each(&|i| {
             let days = array.as_primitive::<Date32Type>().value(i) as i64;
@@ -459,6 +473,18 @@ pub(super) fn texts_of(array: &ArrayRef) -> std::result::Result<Vec<Option<Strin
 /// and is parsed as an exact decimal; no arithmetic is ever done on it.
 fn plain_float(v: f64 /* float-input: see above */) -> String {
     format!("{v}")
+}
+
+/// The maps, each run of equal maps sharing one allocation.
+fn shared(maps: Vec<BTreeMap<String, String>>) -> Vec<std::sync::Arc<BTreeMap<String, String>>> {
+    let mut out: Vec<std::sync::Arc<BTreeMap<String, String>>> = Vec::with_capacity(maps.len());
+    for m in maps {
+        match out.last() {
+            Some(last) if **last == m => out.push(last.clone()),
+            _ => out.push(std::sync::Arc::new(m)),
+        }
+    }
+    out
 }
 
 /// A MAP<string, string> column (CUR 2.0 `product`), or a JSON string column.

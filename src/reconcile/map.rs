@@ -271,59 +271,32 @@ pub fn line_item_key(
     }
 }
 
-/// Places one bill row.
-pub fn place(bill: &BillRow, dialect: Dialect, aliases: &Aliases) -> Placed {
+/// What a bill row's identity (its product, usage type, unit and line-item type)
+/// says, whatever its day and amounts: worked out once per identity.
+#[derive(Clone, Debug)]
+enum Resolved {
+    Other,
+    Adjustment,
+    Usage {
+        region: String,
+        model: String,
+        usage_type: &'static str,
+        mode: &'static str,
+        tier: String,
+        scope: &'static str,
+        per: i128,
+    },
+    Unmapped(String),
+}
+
+fn resolve(bill: &BillRow, dialect: Dialect, aliases: &Aliases) -> Resolved {
     if !is_bedrock(bill) {
-        return Placed::OtherService;
+        return Resolved::Other;
     }
-    let Some(at) = crate::time::parse_instant(bill.get(Field::Day)) else {
-        return Placed::Unmapped(format!(
-            "usage start \"{}\" is not a date or time",
-            crate::error::clip(bill.get(Field::Day))
-        ));
-    };
-    let day = crate::time::format_day(at);
-    let money = |f: Field| -> Result<i128, String> {
-        let text = bill.get(f);
-        if text.is_empty() {
-            return Ok(0);
-        }
-        unscaled(text).ok_or_else(|| {
-            format!(
-                "{} \"{}\" is not a decimal of at most 12 places",
-                dialect.column(f).unwrap_or("?"),
-                crate::error::clip(text)
-            )
-        })
-    };
-    let (unblended, net) = match (money(Field::Unblended), money(Field::Net)) {
-        (Ok(u), Ok(n)) => (u, n),
-        (Err(e), _) | (_, Err(e)) => return Placed::Unmapped(e),
-    };
-    let currency = match bill.get(Field::Currency) {
-        "" => "USD".to_string(),
-        c => c.to_string(),
-    };
-    let usage_type = bill.get(Field::UsageType);
-    let mut key = Key {
-        day,
-        account: bill.get(Field::Account).to_string(),
-        currency,
-        ..Key::default()
-    };
     if !is_usage(bill, dialect) {
-        key.line_item_type = match bill.get(Field::ChargeClass) {
-            "" => bill.get(Field::ItemType).to_string(),
-            class => format!("{} {class}", bill.get(Field::ItemType)),
-        };
-        key.usage_type = usage_type.to_string();
-        let amounts = Amounts {
-            unblended,
-            net,
-            ..Amounts::default()
-        };
-        return Placed::Adjustment(key, amounts);
+        return Resolved::Adjustment;
     }
+    let usage_type = bill.get(Field::UsageType);
     // `Batch Inference` marks batch usage (as in the Price List).
     let feature = bill.product.get("feature").map_or("", |f| f.trim());
     let meter: Result<Meter, (String, bool)> = match usage_type.split_once("MP:") {
@@ -332,54 +305,197 @@ pub fn place(bill: &BillRow, dialect: Dialect, aliases: &Aliases) -> Placed {
     };
     let meter = match meter {
         Ok(m) => m,
-        Err((why, _)) => return Placed::Unmapped(format!("usage type: {why}")),
+        Err((why, _)) => return Resolved::Unmapped(format!("usage type: {why}")),
     };
     let region = match bill.attribute("region", Field::Region) {
         "" => region_of_prefix(usage_type),
         r => Some(r),
     };
     let Some(region) = region else {
-        return Placed::Unmapped(format!(
+        return Resolved::Unmapped(format!(
             "no region: no product region and no known prefix on \"{usage_type}\""
         ));
     };
     let model = match model_of(bill, usage_type, aliases) {
         Ok(m) => m,
-        Err(e) => return Placed::Unmapped(e),
+        Err(e) => return Resolved::Unmapped(e),
     };
     let unit = bill.get(Field::Unit);
     let Some(per) = per_unit(unit, meter.usage_type) else {
-        return Placed::Unmapped(format!(
+        return Resolved::Unmapped(format!(
             "pricing unit \"{unit}\" is not one billrun reads for {}",
             meter.usage_type
         ));
     };
-    let quantity = match money(Field::Amount).map(|q| q.checked_mul(per)) {
-        Ok(Some(q)) => q,
-        Ok(None) => return Placed::Unmapped("usage amount overflows".into()),
-        Err(e) => return Placed::Unmapped(e),
-    };
-    let (list, from) = match bill.has(Field::PublicCost) {
-        true => match money(Field::PublicCost) {
-            Ok(l) => (l, ListFrom::PublicOnDemand),
+    Resolved::Usage {
+        region: region.to_string(),
+        model,
+        usage_type: meter.usage_type,
+        mode: meter.mode,
+        tier: normal_tier(meter.tier),
+        scope: normal_scope(meter.scope),
+        per,
+    }
+}
+
+/// Places bill rows, remembering what each identity and each day text resolved to
+/// (a bill repeats a few thousand identities and hours over millions of rows).
+pub struct Placer<'a> {
+    aliases: &'a Aliases,
+    resolved: std::collections::HashMap<String, Resolved>,
+    days: std::collections::HashMap<String, Option<String>>,
+}
+
+/// Memo entries kept before a memo starts over (bounds memory on odd bills).
+const MEMO: usize = 100_000;
+
+impl<'a> Placer<'a> {
+    pub fn new(aliases: &'a Aliases) -> Placer<'a> {
+        Placer {
+            aliases,
+            resolved: Default::default(),
+            days: Default::default(),
+        }
+    }
+
+    fn resolved(&mut self, bill: &BillRow, dialect: Dialect) -> Resolved {
+        let attr = |k: &str, f: Field| bill.attribute(k, f);
+        let product = |k: &str| bill.product.get(k).map_or("", |v| v.trim());
+        let identity = [
+            dialect.name(),
+            bill.get(Field::ItemType),
+            bill.get(Field::ChargeClass),
+            bill.get(Field::ProductCode),
+            bill.get(Field::UsageType),
+            attr("product_name", Field::ProductName),
+            attr("servicename", Field::ServiceName),
+            product("model"),
+            product("feature"),
+            attr("region", Field::Region),
+            bill.get(Field::Unit),
+        ]
+        .join("\u{1f}");
+        if let Some(r) = self.resolved.get(&identity) {
+            return r.clone();
+        }
+        let r = resolve(bill, dialect, self.aliases);
+        if self.resolved.len() >= MEMO {
+            self.resolved.clear();
+        }
+        self.resolved.insert(identity, r.clone());
+        r
+    }
+
+    fn day(&mut self, text: &str) -> Option<String> {
+        if let Some(day) = self.days.get(text) {
+            return day.clone();
+        }
+        let day = crate::time::parse_instant(text).map(crate::time::format_day);
+        if self.days.len() >= MEMO {
+            self.days.clear();
+        }
+        self.days.insert(text.to_string(), day.clone());
+        day
+    }
+
+    /// Places one bill row.
+    pub fn place(&mut self, bill: &BillRow, dialect: Dialect) -> Placed {
+        let resolved = self.resolved(bill, dialect);
+        if let Resolved::Other = resolved {
+            return Placed::OtherService;
+        }
+        let Some(day) = self.day(bill.get(Field::Day)) else {
+            return Placed::Unmapped(format!(
+                "usage start \"{}\" is not a date or time",
+                crate::error::clip(bill.get(Field::Day))
+            ));
+        };
+        let money = |f: Field| -> Result<i128, String> {
+            let text = bill.get(f);
+            if text.is_empty() {
+                return Ok(0);
+            }
+            unscaled(text).ok_or_else(|| {
+                format!(
+                    "{} \"{}\" is not a decimal of at most 12 places",
+                    dialect.column(f).unwrap_or("?"),
+                    crate::error::clip(text)
+                )
+            })
+        };
+        let (unblended, net) = match (money(Field::Unblended), money(Field::Net)) {
+            (Ok(u), Ok(n)) => (u, n),
+            (Err(e), _) | (_, Err(e)) => return Placed::Unmapped(e),
+        };
+        let currency = match bill.get(Field::Currency) {
+            "" => "USD".to_string(),
+            c => c.to_string(),
+        };
+        let mut key = Key {
+            day,
+            account: bill.get(Field::Account).to_string(),
+            currency,
+            ..Key::default()
+        };
+        let (region, model, usage_type, mode, tier, scope, per) = match resolved {
+            Resolved::Other => return Placed::OtherService,
+            Resolved::Unmapped(why) => return Placed::Unmapped(why),
+            Resolved::Adjustment => {
+                key.line_item_type = match bill.get(Field::ChargeClass) {
+                    "" => bill.get(Field::ItemType).to_string(),
+                    class => format!("{} {class}", bill.get(Field::ItemType)),
+                };
+                key.usage_type = bill.get(Field::UsageType).to_string();
+                let amounts = Amounts {
+                    unblended,
+                    net,
+                    ..Amounts::default()
+                };
+                return Placed::Adjustment(key, amounts);
+            }
+            Resolved::Usage {
+                region,
+                model,
+                usage_type,
+                mode,
+                tier,
+                scope,
+                per,
+            } => (region, model, usage_type, mode, tier, scope, per),
+        };
+        let quantity = match money(Field::Amount).map(|q| q.checked_mul(per)) {
+            Ok(Some(q)) => q,
+            Ok(None) => return Placed::Unmapped("usage amount overflows".into()),
             Err(e) => return Placed::Unmapped(e),
-        },
-        false => (unblended, ListFrom::Unblended),
-    };
-    key.line_item_type = "Usage".into();
-    key.region = region.to_string();
-    key.model = model;
-    key.usage_type = meter.usage_type.to_string();
-    key.mode = meter.mode.to_string();
-    key.tier = normal_tier(meter.tier);
-    key.scope = normal_scope(meter.scope).into();
-    let amounts = Amounts {
-        quantity,
-        list,
-        unblended,
-        net,
-    };
-    Placed::Usage(key, amounts, from)
+        };
+        let (list, from) = match bill.has(Field::PublicCost) {
+            true => match money(Field::PublicCost) {
+                Ok(l) => (l, ListFrom::PublicOnDemand),
+                Err(e) => return Placed::Unmapped(e),
+            },
+            false => (unblended, ListFrom::Unblended),
+        };
+        key.line_item_type = "Usage".into();
+        key.region = region;
+        key.model = model;
+        key.usage_type = usage_type.to_string();
+        key.mode = mode.to_string();
+        key.tier = tier;
+        key.scope = scope.to_string();
+        let amounts = Amounts {
+            quantity,
+            list,
+            unblended,
+            net,
+        };
+        Placed::Usage(key, amounts, from)
+    }
+}
+
+/// Places one bill row (no memo).
+#[cfg(test)]
+pub fn place(bill: &BillRow, dialect: Dialect, aliases: &Aliases) -> Placed {
+    Placer::new(aliases).place(bill, dialect)
 }
 
 #[cfg(test)]
@@ -566,6 +682,36 @@ mod tests {
             place(&row("Usage", "AmazonEC2"), Dialect::Cur2, &aliases()),
             Placed::OtherService
         );
+    }
+
+    #[test]
+    fn discounted_and_covered_usage_is_usage_and_focus_corrections_are_not() {
+        let row = |t: &str, class: &str| {
+            BillRow::of(
+                &[
+                    (Day, "2025-11-01T00:00:00Z"),
+                    (ItemType, t),
+                    (ChargeClass, class),
+                    (ProductCode, "AmazonBedrock"),
+                    (UsageType, "USE1-NovaLite-input-tokens"),
+                    (Amount, "10"),
+                    (Unit, "tokens"),
+                    (Unblended, "1"),
+                    (Net, "1"),
+                ],
+                &[],
+            )
+        };
+        for t in ["Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"] {
+            let placed = place(&row(t, ""), Dialect::Cur2, &aliases());
+            assert!(matches!(placed, Placed::Usage(..)), "{t}: {placed:?}");
+        }
+        let usage = place(&row("Usage", ""), Dialect::Focus, &aliases());
+        assert!(matches!(usage, Placed::Usage(..)), "{usage:?}");
+        match place(&row("Usage", "Correction"), Dialect::Focus, &aliases()) {
+            Placed::Adjustment(k, _) => assert_eq!(k.line_item_type, "Usage Correction"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

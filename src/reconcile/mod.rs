@@ -127,6 +127,7 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
     let mut unmapped = Vec::new();
     let mut counts = BillCounts::default();
     let mut bills = Vec::new();
+    let mut placer = map::Placer::new(&aliases);
     for path in &args.bill {
         let source = path.to_string_lossy().into_owned();
         let overflow = || Error::input_msg(path, "a bucket's total overflows DECIMAL(38, 12)");
@@ -135,7 +136,7 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
             rows += 1;
             counts.read += 1;
             let usage_type = row.get(bill::Field::UsageType);
-            match map::place(&row, dialect, &aliases) {
+            match placer.place(&row, dialect) {
                 Placed::Usage(key, amounts, from) => {
                     counts.usage += 1;
                     counts.list_from_unblended += u64::from(from == ListFrom::Unblended);

@@ -50,7 +50,8 @@ fn decimal(s: &str) -> Decimal {
 
 #[test]
 fn every_export_format_shows_the_injected_differences() {
-    for run_format in [&[][..], &["--format", "csv"]] {
+    let layouts = [&[][..], &["--format", "csv"], &["--partition-by", "day"]];
+    for run_format in layouts {
         let dir = priced_run(run_format);
         let run = dir.path().join("run");
         for bill in BILLS {
