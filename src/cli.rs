@@ -108,7 +108,9 @@ pub enum RoundingArg {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Usage files or directories (.csv, .csv.gz, .parquet, invocation logs);
-    /// directories are read recursively. May be omitted when capacity tables are given.
+    /// directories are read recursively; `s3://bucket/prefix` reads the objects under
+    /// the prefix (AWS credential chain, AWS_ENDPOINT_URL). May be omitted when
+    /// capacity tables are given.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 

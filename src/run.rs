@@ -206,7 +206,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let layout = cfg.layout();
     let out_dir = outdir::claim(&cfg.out, &layout, cfg.replace, &cfg.read_paths())?;
     let whole = out_dir.existing.as_ref() != Some(&layout);
-    let ingest::Discovered { files, skipped } = ingest::discover(&cfg.inputs)?;
+    let ingest::Discovered { files, skipped } =
+        ingest::discover(&cfg.inputs, prune_window(cfg.window))?;
     if !skipped.is_empty() {
         eprintln!(
             "billrun: {} file(s) skipped, not read as usage (e.g. {}); all are listed in manifest.json",
@@ -272,6 +273,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
             bytes: file.bytes,
             rows,
             problem,
+            etag: file.remote.as_ref().and_then(|o| o.etag.clone()),
         });
     }
     let mut billed = Vec::new();
@@ -688,6 +690,7 @@ impl<'c> RunState<'c> {
             bytes: billed.bytes,
             rows: billed.rows,
             problem: None,
+            etag: None,
         })
     }
 
@@ -903,6 +906,14 @@ fn slices(len: usize, threads: usize) -> Vec<Range<usize>> {
         .step_by(size)
         .map(|start| start..(start + size).min(len))
         .collect()
+}
+
+/// `--from`/`--to` as the span S3 listing prunes hour folders to (`None`: list all).
+fn prune_window(window: (Option<i64>, Option<i64>)) -> Option<(i64, i64)> {
+    match window {
+        (None, None) => None,
+        (from, to) => Some((from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX))),
+    }
 }
 
 #[cfg(test)]

@@ -29,8 +29,27 @@ pub(super) fn parquet_batches(
     consumed: &AtomicU64,
     emit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
+    match &file.remote {
+        Some(object) => {
+            let reader = super::s3::ranged(object)?;
+            batches_of(reader, file, batch_rows, projection, consumed, emit)
+        }
+        None => {
+            let reader = File::open(&file.path).map_err(|e| Error::input(&file.path, e))?;
+            batches_of(reader, file, batch_rows, projection, consumed, emit)
+        }
+    }
+}
+
+fn batches_of<R: parquet::file::reader::ChunkReader + 'static>(
+    reader: R,
+    file: &InputFile,
+    batch_rows: usize,
+    projection: Projection,
+    consumed: &AtomicU64,
+    emit: &mut dyn FnMut(Batch) -> bool,
+) -> Result<()> {
     let input = |e: &dyn std::fmt::Display| Error::input_msg(&file.path, e.to_string());
-    let reader = File::open(&file.path).map_err(|e| Error::input(&file.path, e))?;
     let found =
         ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(|e| input(&e))?;
     let polars_schema = polars_fields(found.schema()).map_err(|e| input(&e))?;
@@ -215,6 +234,7 @@ mod tests {
             kind: super::super::InputKind::Parquet,
             bytes,
             stream: false,
+            remote: None,
         };
         let consumed = AtomicU64::new(0);
         let (mut heights, mut ids, mut progress) = (vec![], vec![], vec![]);

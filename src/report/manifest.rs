@@ -78,6 +78,9 @@ pub struct InputInfo {
     /// Set when the file is damaged (truncated or corrupt): the rows before it were read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// An S3 object's ETag (the object read, among its versions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// `read = priced + rejected + duplicate + not_billable + out_of_range`, always.

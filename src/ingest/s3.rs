@@ -1,0 +1,559 @@
+//! `s3://bucket/prefix` inputs: listed, pruned to the hours `--from/--to` cover in
+//! the Bedrock layout, and streamed (logs, CSV) or read by range (Parquet) through
+//! the `object_store` crate, with the standard AWS credential chain.
+//!
+//! Credentials, in AWS's order: the environment (`AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); the shared files
+//! (`AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`, and `AWS_CONFIG_FILE`,
+//! default `~/.aws/config`) for `AWS_PROFILE` (default `default`); then web identity,
+//! container and instance credentials (object_store's own chain). The region: the
+//! environment (`AWS_REGION`, `AWS_DEFAULT_REGION`), the profile, else `us-east-1`.
+//! `AWS_ENDPOINT_URL` points at an S3-compatible store (plain `http://` allowed there).
+
+use super::{InputFile, InputKind, Skipped};
+use crate::error::{Error, Result};
+use futures::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where an object lives: enough to open it from any thread.
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+}
+
+impl Object {
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+pub fn is_s3(input: &std::path::Path) -> bool {
+    input.to_str().is_some_and(|s| s.starts_with("s3://"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::input_msg("s3", format!("cannot start the S3 client: {e}")))
+}
+
+/// The profile's settings from the shared config and credentials files.
+fn profile_settings() -> BTreeMap<String, String> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+    let file = |var: &str, default: &str| {
+        std::env::var(var).unwrap_or_else(|_| format!("{home}/.aws/{default}"))
+    };
+    let mut out = BTreeMap::new();
+    // config: `[default]` or `[profile NAME]`; credentials: `[NAME]`.
+    let config_section = match profile.as_str() {
+        "default" => "default".to_string(),
+        p => format!("profile {p}"),
+    };
+    for (path, section) in [
+        (file("AWS_CONFIG_FILE", "config"), config_section),
+        (
+            file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+            profile.clone(),
+        ),
+    ] {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        out.extend(ini_section(&text, &section));
+    }
+    out
+}
+
+/// `key = value` lines of one `[section]` of an AWS INI file (comments dropped).
+fn ini_section(text: &str, section: &str) -> BTreeMap<String, String> {
+    let mut inside = false;
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            inside = name.trim() == section;
+            continue;
+        }
+        if let (true, Some((k, v))) = (inside, line.split_once('=')) {
+            out.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    out
+}
+
+/// A client for `bucket`, inside the calling thread's runtime.
+fn client(bucket: &str) -> Result<AmazonS3> {
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let profile = profile_settings();
+    if env("AWS_ACCESS_KEY_ID").is_none()
+        && let (Some(id), Some(secret)) = (
+            profile.get("aws_access_key_id"),
+            profile.get("aws_secret_access_key"),
+        )
+    {
+        builder = builder
+            .with_access_key_id(id)
+            .with_secret_access_key(secret);
+        if let Some(token) = profile.get("aws_session_token") {
+            builder = builder.with_token(token);
+        }
+    }
+    let region = env("AWS_REGION")
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .or_else(|| profile.get("region").cloned())
+        .unwrap_or_else(|| "us-east-1".into());
+    builder = builder.with_region(region);
+    if let Some(endpoint) = env("AWS_ENDPOINT_URL").or_else(|| profile.get("endpoint_url").cloned())
+    {
+        builder = builder
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_endpoint(endpoint);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::input_msg(format!("s3://{bucket}"), e.to_string()))
+}
+
+/// How long after a record's time its log object may be delivered (folders of the
+/// hour after `--to` are listed too; the records past `--to` count as out of range).
+const DELIVERY_MARGIN: i64 = 3_600_000_000;
+
+/// What listing an S3 input found.
+pub struct Listed {
+    pub files: Vec<InputFile>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Lists `s3://bucket/prefix`: one object when the prefix names one, else every
+/// object under it. Below `BedrockModelInvocationLogs/<region>/` only the hour
+/// folders that meet `[from, to)` are listed.
+pub fn list(input: &str, window: Option<(i64, i64)>) -> Result<Listed> {
+    let rest = input.trim_start_matches("s3://");
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(Error::Usage(format!("{input}: no bucket name")));
+    }
+    let rt = runtime()?;
+    let store = rt.block_on(async { client(bucket) })?;
+    let fail = |e: object_store::Error| fatal(input, e);
+    let objects: Vec<object_store::ObjectMeta> = rt.block_on(async {
+        let prefix = prefix.trim_end_matches('/');
+        // A prefix naming one object is that object.
+        if !prefix.is_empty()
+            && let Ok(one) = store.head(&Key::from(prefix)).await
+        {
+            return Ok(vec![one]);
+        }
+        let mut found = Vec::new();
+        let mut pending = vec![Key::from(prefix)];
+        while let Some(at) = pending.pop() {
+            let here = (!at.as_ref().is_empty()).then_some(&at);
+            if let Some((from, to)) = window.filter(|_| below_region(&at)) {
+                // A record lands in the folder of the hour it was delivered, at or
+                // after the hour it happened: an hour past --to is listed too.
+                let bounds = (from, to.saturating_add(DELIVERY_MARGIN));
+                let listing = store.list_with_delimiter(here).await.map_err(fail)?;
+                found.extend(listing.objects);
+                for folder in listing.common_prefixes {
+                    if folder_meets(&folder, bounds) {
+                        pending.push(folder);
+                    }
+                }
+                continue;
+            }
+            if window.is_some() && !deep_in_layout(&at) {
+                // Above the hour folders: descend folder by folder so pruning can start.
+                let listing = store.list_with_delimiter(here).await.map_err(fail)?;
+                found.extend(listing.objects);
+                pending.extend(listing.common_prefixes);
+                continue;
+            }
+            let mut stream = store.list(here);
+            while let Some(meta) = stream.next().await {
+                found.push(meta.map_err(fail)?);
+            }
+        }
+        Ok::<_, Error>(found)
+    })?;
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for meta in objects {
+        let key = meta.location.to_string();
+        let object = Object {
+            bucket: bucket.to_string(),
+            key: key.clone(),
+            size: meta.size,
+            etag: meta.e_tag.clone(),
+        };
+        let path = PathBuf::from(object.url());
+        let in_data = key.contains("/BedrockModelInvocationLogs/") && key.contains("/data/");
+        match InputKind::of(&path) {
+            _ if in_data => skipped.push(Skipped {
+                path: object.url(),
+                reason: "a Bedrock large-body object (data/), not a log record".into(),
+            }),
+            None => skipped.push(Skipped {
+                path: object.url(),
+                reason: "not a usage file kind".into(),
+            }),
+            Some(kind) => files.push(InputFile {
+                path,
+                kind,
+                bytes: meta.size,
+                stream: false,
+                remote: Some(Arc::new(object)),
+            }),
+        }
+    }
+    if files.is_empty() {
+        let detail = match skipped.first() {
+            None => "no object under it".to_string(),
+            Some(s) => format!("{} objects skipped, e.g. {}", skipped.len(), s.describe()),
+        };
+        return Err(Error::Usage(format!(
+            "{input}: no usage file found ({detail})"
+        )));
+    }
+    Ok(Listed { files, skipped })
+}
+
+fn fatal(input: &str, e: object_store::Error) -> Error {
+    Error::input_msg(input, explain(&e))
+}
+
+/// The S3 error in words first (S3's error code says what happened), the client's
+/// message after it.
+fn explain(e: &object_store::Error) -> String {
+    let text = e.to_string();
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code);
+    let why = match (e, code) {
+        (_, Some("NoSuchBucket")) => "no such bucket",
+        (_, Some("NoSuchKey")) | (object_store::Error::NotFound { .. }, _) => "no such key",
+        (_, Some("AccessDenied" | "AllAccessDisabled")) => "access denied",
+        (
+            _,
+            Some("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken"),
+        ) => "the credentials were refused",
+        (object_store::Error::PermissionDenied { .. }, _) => "access denied",
+        (object_store::Error::Unauthenticated { .. }, _) => "the credentials were refused",
+        _ if text.contains("169.254.169.254") || text.contains("169.254.170.2") => {
+            "no credentials: none in the environment or the profile files, and no container or instance role answered"
+        }
+        _ => return crate::error::clip(&text),
+    };
+    format!("{why} ({})", crate::error::clip(&text))
+}
+
+/// The levels after `BedrockModelInvocationLogs/<region>/`: year, month, day, hour.
+fn layout_depth(key: &Key) -> Option<usize> {
+    let parts: Vec<_> = key.parts().collect();
+    let at = parts
+        .iter()
+        .position(|p| p.as_ref() == "BedrockModelInvocationLogs")?;
+    Some(parts.len().saturating_sub(at + 2))
+}
+
+/// At or below the region folder, above the hour folders.
+fn below_region(key: &Key) -> bool {
+    layout_depth(key).is_some_and(|d| d < 4) && region_reached(key)
+}
+
+fn region_reached(key: &Key) -> bool {
+    let parts: Vec<_> = key.parts().collect();
+    parts
+        .iter()
+        .position(|p| p.as_ref() == "BedrockModelInvocationLogs")
+        .is_some_and(|at| parts.len() > at + 1)
+}
+
+/// Inside an hour folder (or deeper): list everything.
+fn deep_in_layout(key: &Key) -> bool {
+    layout_depth(key).is_some_and(|d| d >= 4) && region_reached(key)
+}
+
+/// Whether the time span a `.../<region>/YYYY[/MM[/DD[/HH]]]` folder covers meets
+/// `[from, to)` (micros). A folder whose names are not numbers is kept.
+fn folder_meets(key: &Key, (from, to): (i64, i64)) -> bool {
+    let parts: Vec<String> = key.parts().map(|p| p.as_ref().to_string()).collect();
+    let Some(at) = parts.iter().position(|p| p == "BedrockModelInvocationLogs") else {
+        return true;
+    };
+    let nums: Vec<&str> = parts.iter().skip(at + 2).map(String::as_str).collect();
+    let Some(span) = span_of(&nums) else {
+        return true;
+    };
+    span.start < to && from < span.end
+}
+
+/// The UTC span of a year, month, day or hour given by its folder names.
+fn span_of(nums: &[&str]) -> Option<Range<i64>> {
+    let n = |i: usize| -> Option<u32> { nums.get(i)?.parse().ok() };
+    let y = nums.first()?.parse::<i32>().ok()?;
+    let at = |y: i32, m: u32, d: u32, h: u32| {
+        let text = format!("{y:04}-{m:02}-{d:02}T{h:02}:00:00Z");
+        crate::time::parse_instant(&text)
+    };
+    const HOUR: i64 = 3_600_000_000;
+    Some(match nums.len() {
+        1 => at(y, 1, 1, 0)?..at(y + 1, 1, 1, 0)?,
+        2 => {
+            let m = n(1)?;
+            let start = at(y, m, 1, 0)?;
+            start..crate::time::next_month_start(start)
+        }
+        3 => {
+            let start = at(y, n(1)?, n(2)?, 0)?;
+            start..start + 24 * HOUR
+        }
+        _ => {
+            let start = at(y, n(1)?, n(2)?, n(3)?)?;
+            start..start + HOUR
+        }
+    })
+}
+
+/// An object's bytes as a stream, fetched chunk by chunk on this thread's runtime.
+pub struct Stream {
+    rt: tokio::runtime::Runtime,
+    body: futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
+    chunk: bytes::Bytes,
+    url: String,
+}
+
+pub fn open(object: &Object) -> Result<Stream> {
+    let rt = runtime()?;
+    let url = object.url();
+    let body = rt.block_on(async {
+        let store = client(&object.bucket)?;
+        let got = store
+            .get(&Key::from(object.key.as_str()))
+            .await
+            .map_err(|e| vanished(&url, e))?;
+        Ok::<_, Error>(got.into_stream())
+    })?;
+    Ok(Stream {
+        rt,
+        body,
+        chunk: bytes::Bytes::new(),
+        url,
+    })
+}
+
+fn vanished(url: &str, e: object_store::Error) -> Error {
+    match e {
+        object_store::Error::NotFound { .. } => Error::input_msg(
+            url,
+            "the object was listed but is gone (deleted during the run)",
+        ),
+        e => fatal(url, e),
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rt.block_on(self.body.next()) {
+                None => return Ok(0),
+                Some(Ok(chunk)) => self.chunk = chunk,
+                Some(Err(e)) => {
+                    return Err(std::io::Error::other(format!("{}: {e}", self.url)));
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        self.chunk = self.chunk.slice(n..);
+        Ok(n)
+    }
+}
+
+/// A Parquet object read by ranges: the footer, then the projected column chunks,
+/// page by page. Reads go through a small cache of aligned blocks (each column is
+/// read forward from its own place, so one block per column is live at a time): no
+/// byte is fetched twice while its block is cached, memory holds at most `BLOCKS`
+/// blocks, and a large read goes straight to S3.
+pub struct Ranged(Arc<RangedInner>);
+
+struct RangedInner {
+    rt: tokio::runtime::Runtime,
+    store: AmazonS3,
+    object: Object,
+    key: Key,
+    /// (block index, bytes, last use).
+    cache: std::sync::Mutex<Vec<(u64, bytes::Bytes, u64)>>,
+    clock: std::sync::atomic::AtomicU64,
+}
+
+const BLOCK: u64 = 1 << 21;
+const BLOCKS: usize = 32;
+
+pub fn ranged(object: &Object) -> Result<Ranged> {
+    let rt = runtime()?;
+    let store = rt.block_on(async { client(&object.bucket) })?;
+    Ok(Ranged(Arc::new(RangedInner {
+        rt,
+        store,
+        key: Key::from(object.key.as_str()),
+        object: object.clone(),
+        cache: Default::default(),
+        clock: Default::default(),
+    })))
+}
+
+type ParquetResult<T> = parquet::errors::Result<T>;
+
+impl RangedInner {
+    fn fetch(&self, range: Range<u64>) -> ParquetResult<bytes::Bytes> {
+        self.rt
+            .block_on(self.store.get_range(&self.key, range))
+            .map_err(|e| {
+                let e = vanished(&self.object.url(), e);
+                parquet::errors::ParquetError::External(Box::new(e))
+            })
+    }
+
+    fn block(&self, index: u64) -> ParquetResult<bytes::Bytes> {
+        use std::sync::atomic::Ordering;
+        let now = self.clock.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut cache) = self.cache.lock()
+            && let Some(hit) = cache.iter_mut().find(|(i, _, _)| *i == index)
+        {
+            hit.2 = now;
+            return Ok(hit.1.clone());
+        }
+        let start = index * BLOCK;
+        let bytes = self.fetch(start..(start + BLOCK).min(self.object.size))?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= BLOCKS
+                && let Some(oldest) = (0..cache.len()).min_by_key(|&i| cache[i].2)
+            {
+                cache.swap_remove(oldest);
+            }
+            cache.push((index, bytes.clone(), now));
+        }
+        Ok(bytes)
+    }
+
+    fn bytes(&self, start: u64, length: usize) -> ParquetResult<bytes::Bytes> {
+        let end = (start + length as u64).min(self.object.size);
+        if start >= end {
+            return Ok(bytes::Bytes::new());
+        }
+        let (first, last) = (start / BLOCK, (end - 1) / BLOCK);
+        if first == last {
+            let block = self.block(first)?;
+            let at = (start - first * BLOCK) as usize;
+            return Ok(block.slice(at..at + (end - start) as usize));
+        }
+        if last - first >= 4 {
+            return self.fetch(start..end);
+        }
+        let mut out = Vec::with_capacity((end - start) as usize);
+        for index in first..=last {
+            let block = self.block(index)?;
+            let from = start.max(index * BLOCK) - index * BLOCK;
+            let to = end.min((index + 1) * BLOCK) - index * BLOCK;
+            out.extend_from_slice(&block[from as usize..to as usize]);
+        }
+        Ok(out.into())
+    }
+}
+
+/// A reader from an offset to the end of the object, a block at a time.
+pub struct RangeRead {
+    inner: Arc<RangedInner>,
+    at: u64,
+    held: bytes::Bytes,
+}
+
+impl Read for RangeRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.held.is_empty() {
+            let index = self.at / BLOCK;
+            if self.at >= self.inner.object.size {
+                return Ok(0);
+            }
+            let block = self.inner.block(index).map_err(std::io::Error::other)?;
+            self.held = block.slice((self.at - index * BLOCK) as usize..);
+        }
+        let n = buf.len().min(self.held.len());
+        buf[..n].copy_from_slice(&self.held[..n]);
+        self.held = self.held.slice(n..);
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+impl parquet::file::reader::Length for Ranged {
+    fn len(&self) -> u64 {
+        self.0.object.size
+    }
+}
+
+impl parquet::file::reader::ChunkReader for Ranged {
+    type T = RangeRead;
+
+    fn get_read(&self, start: u64) -> ParquetResult<RangeRead> {
+        Ok(RangeRead {
+            inner: self.0.clone(),
+            at: start,
+            held: bytes::Bytes::new(),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> ParquetResult<bytes::Bytes> {
+        self.0.bytes(start, length)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_files_are_read_by_section() {
+        let text = "[default]\naws_access_key_id = A\n# c\n[profile dev]\nregion=eu-west-1\n[dev]\naws_access_key_id=B\n";
+        assert_eq!(ini_section(text, "default")["aws_access_key_id"], "A");
+        assert_eq!(ini_section(text, "profile dev")["region"], "eu-west-1");
+        assert_eq!(ini_section(text, "dev")["aws_access_key_id"], "B");
+        assert!(ini_section(text, "other").is_empty());
+    }
+
+    #[test]
+    fn hour_folders_are_pruned_to_the_window() {
+        let at = |s: &str| crate::time::parse_instant(s).unwrap();
+        let window = (at("2025-11-01T08:00:00Z"), at("2025-11-01T10:00:00Z"));
+        let key = |s: &str| {
+            Key::from(format!(
+                "AWSLogs/1/BedrockModelInvocationLogs/us-east-1/{s}"
+            ))
+        };
+        assert!(folder_meets(&key("2025"), window));
+        assert!(!folder_meets(&key("2024"), window));
+        assert!(folder_meets(&key("2025/11"), window));
+        assert!(!folder_meets(&key("2025/10"), window));
+        assert!(folder_meets(&key("2025/11/01/09"), window));
+        assert!(!folder_meets(&key("2025/11/01/10"), window));
+        assert!(!folder_meets(&key("2025/11/01/07"), window));
+        assert!(folder_meets(&key("odd"), window));
+    }
+}
