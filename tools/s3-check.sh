@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # S3 inputs against a moto server (pip "moto[server]", in a venv under
 # ~/.cache/billrun) on 127.0.0.1, started and stopped here: the fixtures' invocation
-# logs (Bedrock's S3 layout, with the permission-check object) and usage tables are
-# uploaded to a bucket; billrun reading s3://... must write byte-identical summaries
+# logs (Bedrock's S3 layout, with the permission-check object), usage tables, a
+# generated Parquet table with its catalog and a capacity table are uploaded to a
+# bucket; billrun reading s3://... must write byte-identical summaries
 # to billrun reading the same files on disk, with and without a --from/--to window
 # (which prunes the hour folders listed), with credentials from the environment and
 # from a shared credentials file with a profile; the manifest records each object's
@@ -49,6 +50,8 @@ s3.upload_file(str(first), "bedrock-logs",
 for p in sorted(pathlib.Path("fixtures/usage").glob("*.csv")):
     s3.upload_file(str(p), "bedrock-logs", f"tables/{p.name}")
 s3.upload_file("$work/gen/usage.parquet", "bedrock-logs", "exports/usage.parquet")
+s3.upload_file("$work/gen/catalog.csv", "bedrock-logs", "exports/catalog.csv")
+s3.upload_file("fixtures/capacity/provisioned.csv", "bedrock-logs", "capacity/provisioned.csv")
 PY
 status=0
 same() {  # NAME LOCAL_ARGS... -- S3_ARGS... : both runs' summary.csv must be equal
@@ -68,7 +71,9 @@ echo "== S3 inputs against moto on 127.0.0.1:$port"
 same logs fixtures/logs/s3 -- s3://bedrock-logs/AWSLogs/
 same tables fixtures/usage -- s3://bedrock-logs/tables
 same parquet "$work/gen/usage.parquet" --prices "$work/gen/catalog.csv" \
-  -- s3://bedrock-logs/exports/usage.parquet --prices "$work/gen/catalog.csv"
+  -- s3://bedrock-logs/exports/usage.parquet --prices s3://bedrock-logs/exports/catalog.csv
+same capacity --provisioned fixtures/capacity/provisioned.csv --to 2026-01-01 \
+  -- --provisioned s3://bedrock-logs/capacity/provisioned.csv --to 2026-01-01
 same window fixtures/logs/s3 --from 2025-11-01T08:00:00Z --to 2025-11-01T09:00:00Z \
   -- s3://bedrock-logs/AWSLogs --from 2025-11-01T08:00:00Z --to 2025-11-01T09:00:00Z
 "$venv/bin/python" - "$work" <<'PY' || status=1

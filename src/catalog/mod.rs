@@ -145,12 +145,18 @@ impl PriceCatalog {
     }
 
     pub fn from_file(path: &Path) -> Result<PriceCatalog, Vec<String>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let cannot = |e: &dyn std::fmt::Display| {
             vec![format!(
                 "{}: cannot read price catalog: {e}",
                 path.display()
             )]
-        })?;
+        };
+        let text = match crate::ingest::s3::is_s3(path) {
+            true => crate::ingest::s3::fetch(&path.to_string_lossy())
+                .map_err(|e| cannot(&e))
+                .and_then(|b| String::from_utf8(b).map_err(|e| cannot(&e)))?,
+            false => std::fs::read_to_string(path).map_err(|e| cannot(&e))?,
+        };
         Self::parse(&path.display().to_string(), &text)
     }
 

@@ -65,7 +65,10 @@ impl RecordTable {
                 found: names.join(", "),
             });
         }
-        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        let bytes = match super::s3::is_s3(path) {
+            true => 0,
+            false => std::fs::metadata(path).map_or(0, |m| m.len()),
+        };
         Ok(RecordTable {
             path: path.to_path_buf(),
             bytes,
@@ -91,8 +94,19 @@ impl RecordTable {
     }
 }
 
-fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+/// The table's bytes: a local file, or an `s3://` object read whole (these tables
+/// are small).
+fn open(path: &Path) -> Result<Box<dyn Read>> {
+    if super::s3::is_s3(path) {
+        let bytes = super::s3::fetch(&path.to_string_lossy())?;
+        return Ok(Box::new(std::io::Cursor::new(bytes)));
+    }
     let file = File::open(path).map_err(|e| Error::input(path, e))?;
+    Ok(Box::new(file))
+}
+
+fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let file = open(path)?;
     let source: Box<dyn Read> = match InputKind::of(path) {
         Some(InputKind::CsvGz) => Box::new(MultiGzDecoder::new(file)),
         _ => Box::new(file),
@@ -117,8 +131,11 @@ fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
 }
 
 fn read_parquet(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
-    let file = File::open(path).map_err(|e| Error::input(path, e))?;
-    let df = ParquetReader::new(file)
+    let mut bytes = Vec::new();
+    open(path)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::input(path, e))?;
+    let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
         .map_err(|e| Error::input(path, e))?;
     let names = df

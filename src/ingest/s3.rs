@@ -331,6 +331,23 @@ fn span_of(nums: &[&str]) -> Option<Range<i64>> {
     })
 }
 
+/// A small object (a catalog, a capacity table) read whole.
+pub fn fetch(url: &str) -> Result<Vec<u8>> {
+    let rest = url.trim_start_matches("s3://");
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    let object = Object {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        size: 0,
+        etag: None,
+    };
+    let mut bytes = Vec::new();
+    open(&object)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::input_msg(url, e.to_string()))?;
+    Ok(bytes)
+}
+
 /// An object's bytes as a stream, fetched chunk by chunk on this thread's runtime.
 pub struct Stream {
     rt: tokio::runtime::Runtime,
