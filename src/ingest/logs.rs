@@ -222,11 +222,7 @@ fn parse_batch(lines: Vec<(i64, Vec<u8>)>, trailing: Vec<Unreadable>) -> Batch {
         }
     }
     unreadable.extend(trailing);
-    Batch {
-        frame: frame(&rows),
-        unreadable,
-        consumed: 0,
-    }
+    Batch::new(frame(&rows), unreadable)
 }
 
 /// One line: `None` if blank, else a row or why it is not one.

@@ -28,6 +28,17 @@ pub struct Batch {
     pub consumed: u64,
 }
 
+impl Batch {
+    /// A batch as a reader cuts it (`consumed` is set when it is handed over).
+    pub fn new(frame: DataFrame, unreadable: Vec<Unreadable>) -> Batch {
+        Batch {
+            frame,
+            unreadable,
+            consumed: 0,
+        }
+    }
+}
+
 /// A reader that counts the bytes read through it into a shared counter.
 struct Counting<R> {
     inner: R,

@@ -101,11 +101,7 @@ fn batches_of<R: parquet::file::reader::ChunkReader + 'static>(
         };
         start += height;
         consumed.store(stored_bytes_before(&row_groups, start), Ordering::Relaxed);
-        if !emit(Batch {
-            frame,
-            unreadable,
-            consumed: 0,
-        }) {
+        if !emit(Batch::new(frame, unreadable)) {
             break;
         }
     }

@@ -218,11 +218,7 @@ pub(super) fn csv_batches(
             return Err(Error::input_msg(&file.path, msg));
         }
         let frame = canonical_named(raw, rows).map_err(|e| Error::input_msg(&file.path, e))?;
-        if !emit(Batch {
-            frame,
-            unreadable,
-            consumed: 0,
-        }) {
+        if !emit(Batch::new(frame, unreadable)) {
             break;
         }
     }

@@ -452,18 +452,8 @@ fn duplicates_found_on_disk_are_the_ones_found_in_memory() {
     // their repeated id) as one Parquet file.
     let tmp = tempfile::tempdir().unwrap();
     let pq = tmp.path().join("usage.parquet");
-    let mut frames = ["usage/2025-11-01.csv", "usage/2025-11-02.csv"].map(|f| {
-        polars::prelude::CsvReadOptions::default()
-            .with_infer_schema_length(Some(0))
-            .try_into_reader_with_file_path(Some(fixture(f)))
-            .unwrap()
-            .finish()
-            .unwrap()
-    });
-    let [first, second] = &mut frames;
-    first.vstack_mut(second).unwrap();
     polars::prelude::ParquetWriter::new(std::fs::File::create(&pq).unwrap())
-        .finish(first)
+        .finish(&mut usage_fixtures())
         .unwrap();
     assert_eq!(
         parquet_reports(&[&pq], &["--dedup", "memory"]),
@@ -486,21 +476,7 @@ fn a_huge_row_group_reads_as_the_same_rows_in_small_ones() {
     // The usage fixtures (a duplicate, rejects) repeated 50 times under fresh ids,
     // written as one row group and as row groups of 7 rows, read in batches of 5 rows
     // and of the default: every report byte-identical, rejects' row numbers included.
-    let mut frame = ["usage/2025-11-01.csv", "usage/2025-11-02.csv"]
-        .map(|f| {
-            polars::prelude::CsvReadOptions::default()
-                .with_infer_schema_length(Some(0))
-                .try_into_reader_with_file_path(Some(fixture(f)))
-                .unwrap()
-                .finish()
-                .unwrap()
-        })
-        .into_iter()
-        .reduce(|mut a, b| {
-            a.vstack_mut(&b).unwrap();
-            a
-        })
-        .unwrap();
+    let mut frame = usage_fixtures();
     let base = frame.clone();
     for copy in 1..50 {
         let mut next = base.clone();
@@ -534,4 +510,19 @@ fn a_huge_row_group_reads_as_the_same_rows_in_small_ones() {
     for (how, r) in rest {
         assert_eq!(&first.1, r, "{how:?} differs from {:?}", first.0);
     }
+}
+
+/// The two usage fixture files as one frame, every column as text.
+fn usage_fixtures() -> polars::prelude::DataFrame {
+    let mut frames = ["usage/2025-11-01.csv", "usage/2025-11-02.csv"].map(|f| {
+        polars::prelude::CsvReadOptions::default()
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(fixture(f)))
+            .unwrap()
+            .finish()
+            .unwrap()
+    });
+    let [first, second] = &mut frames;
+    first.vstack_mut(second).unwrap();
+    frames.into_iter().next().unwrap()
 }
