@@ -210,15 +210,28 @@ fn parse_group_by(text: &str) -> Result<Vec<GroupKey>> {
     Ok(keys)
 }
 
-/// Sizes rayon's pool and polars' pool before either starts.
+/// Sizes rayon's pool and polars' pool before either starts: once per process (a
+/// process that runs billrun again, as the Python package may, keeps the size).
 fn size_thread_pools(threads: usize) -> Result<()> {
-    // SAFETY: called from `main`'s thread before any other thread exists (polars
-    // reads this variable once, when its pool is first used).
-    unsafe { std::env::set_var("POLARS_MAX_THREADS", threads.to_string()) };
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global()
-        .map_err(|e| Error::Usage(format!("--threads {threads}: {e}")))
+    static SIZED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let mut outcome = Ok(());
+    let sized = *SIZED.get_or_init(|| {
+        // SAFETY: the first run of the process, before billrun or polars start a
+        // thread (polars reads this variable once, when its pool is first used).
+        unsafe { std::env::set_var("POLARS_MAX_THREADS", threads.to_string()) };
+        outcome = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .map_err(|e| Error::Usage(format!("--threads {threads}: {e}")));
+        threads
+    });
+    outcome?;
+    match sized == threads {
+        true => Ok(()),
+        false => Err(Error::Usage(format!(
+            "--threads {threads}: this process already runs billrun on {sized} threads (the pools are sized once per process)"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -34,22 +34,7 @@ pub const EXIT_FATAL: i32 = 2;
 /// Runs a parsed command line and returns the process exit code.
 pub fn execute(cli: Cli) -> i32 {
     let outcome = match cli.command {
-        Command::Run(args) => {
-            let quiet = args.quiet;
-            config::run_config(*args)
-                .and_then(|cfg| run::run(&cfg).map(|r| (r, cfg.out)))
-                .map(|(report, out)| {
-                    if !quiet {
-                        eprintln!("{}", closing_line(&report, &out));
-                    }
-                    let flagged = report.derived_rejected + report.duplicate_conflicts;
-                    if report.rows.rejected + flagged > 0 {
-                        EXIT_REJECTS
-                    } else {
-                        EXIT_OK
-                    }
-                })
-        }
+        Command::Run(args) => run_command(*args),
         Command::Prices(args) => prices::run(args),
         Command::Statement(args) => statement::run(&args).map(|()| EXIT_OK),
         Command::Reconcile(args) => reconcile::run(&args),
@@ -57,6 +42,22 @@ pub fn execute(cli: Cli) -> i32 {
     outcome.unwrap_or_else(|e| {
         eprintln!("billrun: error: {e}");
         EXIT_FATAL
+    })
+}
+
+/// `billrun run`: the exit code (0 or 1) once the reports are written, or the error
+/// that stopped it (exit 2). Also what the Python package calls.
+pub fn run_command(args: cli::RunArgs) -> error::Result<i32> {
+    let quiet = args.quiet;
+    let cfg = config::run_config(args)?;
+    let report = run::run(&cfg)?;
+    if !quiet {
+        eprintln!("{}", closing_line(&report, &cfg.out));
+    }
+    let flagged = report.derived_rejected + report.duplicate_conflicts;
+    Ok(match report.rows.rejected + flagged > 0 {
+        true => EXIT_REJECTS,
+        false => EXIT_OK,
     })
 }
 
