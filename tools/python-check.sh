@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/billrun/target}"
 venv="${PY_VENV:-$HOME/.cache/billrun/py-venv}"
-if ! [ -x "$venv/bin/maturin" ]; then
+if ! [ -x "$venv/bin/maturin" ] || ! "$venv/bin/python" -c 'import pyarrow' 2>/dev/null; then
   python=$(command -v python3) || exit 3
   "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || exit 3
-  "$python" -m venv "$venv" && "$venv/bin/pip" install -q 'maturin>=1.8,<2' pytest || exit 3
+  "$python" -m venv "$venv" && "$venv/bin/pip" install -q 'maturin>=1.8,<2' pytest pyarrow || exit 3
 fi
 rm -rf "$CARGO_TARGET_DIR/wheels"
 "$venv/bin/maturin" build --release --locked -m python/Cargo.toml --compatibility linux --quiet 2>&1 | tail -3

@@ -77,3 +77,29 @@ def test_the_gil_is_released_while_billrun_works(tmp_path):
     stop.set()
     t.join()
     assert len(ticks) > 1
+
+
+def test_price_takes_arrow_data_and_returns_arrow_tables(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    usage = FIXTURES / "bills" / "usage.csv"
+    # Every column as text, as the CSV reader sees it; counts as int64 work too.
+    table = pacsv.read_csv(usage, convert_options=pacsv.ConvertOptions(
+        column_types={"input_tokens": pa.int64(), "output_tokens": pa.int64()}, strings_can_be_null=True))
+    priced = billrun.price(table, line_items=True, quiet=True)
+    assert priced.exit_code == 0
+    cli = billrun.run(usage, out=tmp_path / "cli", line_items=True, quiet=True)
+    assert priced.totals == cli.totals
+    assert priced.summary.equals(pq.read_table(tmp_path / "cli" / "summary.parquet"))
+    assert priced.line_items.num_rows == pq.read_table(tmp_path / "cli" / "line_items.parquet").num_rows
+    assert priced.summary.schema.field("cost").type == pa.decimal128(38, 12)
+    # The Arrow C stream interface: a RecordBatchReader, and any object exporting one.
+    class Exporter:
+        def __arrow_c_stream__(self, requested_schema=None):
+            return table.__arrow_c_stream__(requested_schema)
+
+    assert billrun.price(Exporter(), quiet=True).totals == cli.totals
+    with pytest.raises(TypeError):
+        billrun.price([1, 2, 3])

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ._billrun import BillrunError, __version__, run_args
 
-__all__ = ["run", "RunResult", "BillrunError", "__version__"]
+__all__ = ["run", "price", "RunResult", "Priced", "BillrunError", "__version__"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +61,51 @@ def run(*inputs, out, **options):
         with open(path) as f:
             manifest = json.load(f)
     return RunResult(exit_code=code, out=os.fspath(out), manifest=manifest)
+
+
+@dataclass(frozen=True)
+class Priced:
+    exit_code: int
+    manifest: dict
+    summary: object  # pyarrow.Table
+    rejects: object  # pyarrow.Table
+    line_items: object  # pyarrow.Table, or None without line_items=True
+
+    @property
+    def totals(self):
+        return {c: decimal.Decimal(v) for c, v in self.manifest["totals"].items()}
+
+
+def price(data, **flags):
+    """Prices in-memory usage rows in the canonical columns (docs/input.md): a
+    `pyarrow.Table`, a `RecordBatchReader`, or anything with `__arrow_c_stream__`
+    (polars and pandas-via-pyarrow frames, DuckDB results). Returns the summary,
+    rejects and (with `line_items=True`) line items as pyarrow Tables, money
+    DECIMAL(38, 12). Needs pyarrow. The rows are streamed to a temporary Parquet file
+    and priced by `run` (one batch at a time: memory stays bounded); `flags` are
+    `run`'s, except `out` and `format`."""
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if "out" in flags or "format" in flags:
+        raise ValueError("price() returns tables: no out or format")
+    if isinstance(data, pa.Table):
+        batches = data.to_reader()
+    elif isinstance(data, pa.RecordBatchReader):
+        batches = data
+    elif hasattr(data, "__arrow_c_stream__"):
+        batches = pa.RecordBatchReader.from_stream(data)
+    else:
+        raise TypeError(f"price() takes Arrow data, not {type(data).__name__}")
+    with tempfile.TemporaryDirectory(prefix="billrun-") as tmp:
+        usage = os.path.join(tmp, "usage.parquet")
+        with pq.ParquetWriter(usage, batches.schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+        out = os.path.join(tmp, "out")
+        result = run(usage, out=out, **flags)
+        read = lambda name: pq.read_table(os.path.join(out, f"{name}.parquet"))  # noqa: E731
+        line_items = read("line_items") if flags.get("line_items") else None
+        return Priced(result.exit_code, result.manifest, read("summary"), read("rejects"), line_items)
