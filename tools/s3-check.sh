@@ -118,5 +118,28 @@ expect_error "missing bucket" "s3://no-such-bucket/AWSLogs/: .*no such bucket" s
 expect_error "no credentials" "no credentials" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
   AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null "$bin" run s3://bedrock-logs/tables
 expect_error "empty prefix" "no usage file found" s3://bedrock-logs/nothing-here/
+# An object listed, then deleted before it is read: a large first object keeps the
+# run busy while the second is deleted.
+"$gen" 300000 "$work/biglogs" logs > /dev/null
+find "$work/biglogs/AWSLogs" -name '*.gz' | sort | xargs cat > "$work/big.json.gz"
+"$venv/bin/python" - <<PY
+import boto3
+s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:$port", region_name="us-east-1")
+s3.upload_file("$work/big.json.gz", "bedrock-logs", "vanish/1.json.gz")
+s3.upload_file("$work/big.json.gz", "bedrock-logs", "vanish/2.json.gz")
+PY
+rc=0
+("$bin" run s3://bedrock-logs/vanish/ --prices "$work/biglogs/catalog.csv" --out "$work/vanish" --quiet \
+  > "$work/vanish.log" 2>&1) & run=$!
+sleep 0.5
+"$venv/bin/python" -c "
+import boto3
+boto3.client('s3', endpoint_url='http://127.0.0.1:$port', region_name='us-east-1').delete_object(Bucket='bedrock-logs', Key='vanish/2.json.gz')"
+wait $run || rc=$?
+if [ "$rc" -eq 2 ] && grep -q "vanish/2.json.gz.*gone" "$work/vanish.log"; then
+  echo "  object deleted mid-run: exit 2, \"$(head -c 150 "$work/vanish.log")\""
+else
+  echo "  object deleted mid-run: expected exit 2 naming it as gone, got $rc: $(cat "$work/vanish.log")"; status=1
+fi
 [ $status -eq 0 ] && echo "S3 CHECK PASSED" || echo "S3 CHECK FAILED"
 exit $status
