@@ -184,6 +184,14 @@ pub fn discover(inputs: &[PathBuf], window: Option<(i64, i64)>) -> Result<Discov
     let mut found = walk.found;
     found.files.sort_by(|a, b| a.path.cmp(&b.path));
     found.skipped.sort();
+    // The S3 objects read as streams, in reading order, for the prefetcher (Parquet
+    // objects are read by ranges instead).
+    let streamed = found.files.iter().filter(|f| f.kind != InputKind::Parquet);
+    s3::announce(
+        streamed
+            .filter_map(|f| f.remote.as_deref().cloned())
+            .collect(),
+    );
     Ok(found)
 }
 

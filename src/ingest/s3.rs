@@ -41,11 +41,38 @@ pub fn is_s3(input: &std::path::Path) -> bool {
     input.to_str().is_some_and(|s| s.starts_with("s3://"))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+/// One runtime for every S3 request of the process (two I/O threads): readers on
+/// any thread block on it, and clients keep their connections across objects.
+fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("billrun-s3")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
         .map_err(|e| Error::input_msg("s3", format!("cannot start the S3 client: {e}")))
+}
+
+/// The client of `bucket`, made once per process.
+fn store(bucket: &str) -> Result<Arc<AmazonS3>> {
+    static CLIENTS: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, Arc<AmazonS3>>>> =
+        std::sync::OnceLock::new();
+    let clients = CLIENTS.get_or_init(Default::default);
+    if let Some(c) = clients.lock().ok().and_then(|m| m.get(bucket).cloned()) {
+        return Ok(c);
+    }
+    let _inside = runtime()?.enter();
+    let made = Arc::new(client(bucket)?);
+    if let Ok(mut m) = clients.lock() {
+        m.insert(bucket.to_string(), made.clone());
+    }
+    Ok(made)
 }
 
 /// The profile's settings from the shared config and credentials files.
@@ -150,7 +177,7 @@ pub fn list(input: &str, window: Option<(i64, i64)>) -> Result<Listed> {
         return Err(Error::Usage(format!("{input}: no bucket name")));
     }
     let rt = runtime()?;
-    let store = rt.block_on(async { client(bucket) })?;
+    let store = store(bucket)?;
     let fail = |e: object_store::Error| fatal(input, e);
     let objects: Vec<object_store::ObjectMeta> = rt.block_on(async {
         let prefix = prefix.trim_end_matches('/');
@@ -348,27 +375,108 @@ pub fn fetch(url: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// An object's bytes as a stream, fetched chunk by chunk on this thread's runtime.
-pub struct Stream {
-    rt: tokio::runtime::Runtime,
-    body: futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
-    chunk: bytes::Bytes,
-    url: String,
+/// An object's bytes: prefetched whole (small objects, a few ahead of the reader), or
+/// as a stream fetched chunk by chunk.
+pub enum Stream {
+    Whole(std::io::Cursor<bytes::Bytes>),
+    Chunks {
+        body: futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
+        chunk: bytes::Bytes,
+        url: String,
+    },
+}
+
+/// Objects fetched whole ahead of the reader: at most `AHEAD` objects of at most
+/// `SMALL` bytes each are held or in flight (so at most 64 MiB), the next ones in
+/// reading order. Bedrock writes many small log objects: one GET after another would
+/// spend a day's run waiting on first bytes.
+struct Prefetch {
+    order: Vec<Object>,
+    at: std::collections::HashMap<String, usize>,
+    fetching: std::collections::HashMap<usize, tokio::task::JoinHandle<Result<bytes::Bytes>>>,
+}
+
+const AHEAD: usize = 8;
+const SMALL: u64 = 8 << 20;
+
+fn prefetch() -> &'static std::sync::Mutex<Prefetch> {
+    static PREFETCH: std::sync::OnceLock<std::sync::Mutex<Prefetch>> = std::sync::OnceLock::new();
+    PREFETCH.get_or_init(|| {
+        std::sync::Mutex::new(Prefetch {
+            order: Vec::new(),
+            at: Default::default(),
+            fetching: Default::default(),
+        })
+    })
+}
+
+/// The objects a run will open, in the order it opens them (each may be opened again:
+/// a second pass starts the window over).
+pub fn announce(objects: Vec<Object>) {
+    if let Ok(mut p) = prefetch().lock() {
+        p.at = objects
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, o)| (o.url(), i))
+            .collect();
+        p.order = objects;
+        p.fetching.clear();
+    }
+}
+
+impl Prefetch {
+    /// Starts fetching the small objects after position `i` that are not in flight.
+    fn top_up(&mut self, i: usize, rt: &tokio::runtime::Runtime) {
+        for j in i + 1..(i + 1 + AHEAD).min(self.order.len()) {
+            let o = &self.order[j];
+            if o.size > SMALL || self.fetching.contains_key(&j) {
+                continue;
+            }
+            let object = o.clone();
+            self.fetching
+                .insert(j, rt.spawn(async move { get_whole(&object).await }));
+        }
+    }
+}
+
+async fn get_whole(object: &Object) -> Result<bytes::Bytes> {
+    let url = object.url();
+    let store = store(&object.bucket)?;
+    let key = Key::from(object.key.as_str());
+    let got = store.get(&key).await.map_err(|e| vanished(&url, e))?;
+    got.bytes().await.map_err(|e| vanished(&url, e))
 }
 
 pub fn open(object: &Object) -> Result<Stream> {
     let rt = runtime()?;
     let url = object.url();
+    let fetched = match prefetch().lock() {
+        Ok(mut p) => match p.at.get(&url).copied() {
+            Some(i) => {
+                let mine = p.fetching.remove(&i);
+                p.top_up(i, rt);
+                mine
+            }
+            None => None,
+        },
+        Err(_) => None,
+    };
+    if let Some(task) = fetched {
+        let bytes = rt
+            .block_on(task)
+            .map_err(|e| Error::input_msg(&url, format!("prefetch failed: {e}")))??;
+        return Ok(Stream::Whole(std::io::Cursor::new(bytes)));
+    }
+    let store = store(&object.bucket)?;
     let body = rt.block_on(async {
-        let store = client(&object.bucket)?;
         let got = store
             .get(&Key::from(object.key.as_str()))
             .await
             .map_err(|e| vanished(&url, e))?;
         Ok::<_, Error>(got.into_stream())
     })?;
-    Ok(Stream {
-        rt,
+    Ok(Stream::Chunks {
         body,
         chunk: bytes::Bytes::new(),
         url,
@@ -387,18 +495,23 @@ fn vanished(url: &str, e: object_store::Error) -> Error {
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.chunk.is_empty() {
-            match self.rt.block_on(self.body.next()) {
+        let (body, chunk, url) = match self {
+            Stream::Whole(cursor) => return cursor.read(buf),
+            Stream::Chunks { body, chunk, url } => (body, chunk, url),
+        };
+        while chunk.is_empty() {
+            let next = runtime()
+                .map_err(std::io::Error::other)?
+                .block_on(body.next());
+            match next {
                 None => return Ok(0),
-                Some(Ok(chunk)) => self.chunk = chunk,
-                Some(Err(e)) => {
-                    return Err(std::io::Error::other(format!("{}: {e}", self.url)));
-                }
+                Some(Ok(c)) => *chunk = c,
+                Some(Err(e)) => return Err(std::io::Error::other(format!("{url}: {e}"))),
             }
         }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk[..n]);
-        self.chunk = self.chunk.slice(n..);
+        let n = buf.len().min(chunk.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        *chunk = chunk.slice(n..);
         Ok(n)
     }
 }
@@ -411,8 +524,8 @@ impl Read for Stream {
 pub struct Ranged(Arc<RangedInner>);
 
 struct RangedInner {
-    rt: tokio::runtime::Runtime,
-    store: AmazonS3,
+    rt: &'static tokio::runtime::Runtime,
+    store: Arc<AmazonS3>,
     object: Object,
     key: Key,
     /// (block index, bytes, last use).
@@ -425,7 +538,7 @@ const BLOCKS: usize = 32;
 
 pub fn ranged(object: &Object) -> Result<Ranged> {
     let rt = runtime()?;
-    let store = rt.block_on(async { client(&object.bucket) })?;
+    let store = store(&object.bucket)?;
     Ok(Ranged(Arc::new(RangedInner {
         rt,
         store,
