@@ -52,6 +52,9 @@ for p in sorted(pathlib.Path("fixtures/usage").glob("*.csv")):
 s3.upload_file("$work/gen/usage.parquet", "bedrock-logs", "exports/usage.parquet")
 s3.upload_file("$work/gen/catalog.csv", "bedrock-logs", "exports/catalog.csv")
 s3.upload_file("fixtures/capacity/provisioned.csv", "bedrock-logs", "capacity/provisioned.csv")
+# A Data Exports delivery: the CUR 2.0 Parquet under data/, a manifest beside it.
+s3.upload_file("fixtures/bills/cur2.parquet", "bedrock-logs", "cur/data/BILLING_PERIOD=2025-11/part-0.parquet")
+s3.put_object(Bucket="bedrock-logs", Key="cur/metadata/BILLING_PERIOD=2025-11/Manifest.json", Body=b"{}")
 PY
 status=0
 same() {  # NAME LOCAL_ARGS... -- S3_ARGS... : both runs' summary.csv must be equal
@@ -88,6 +91,16 @@ assert len(w["inputs"]) < len(objs), "the window read fewer objects than the who
 assert all("/2025/11/01/08/" in i["path"] for i in w["inputs"]), [i["path"] for i in w["inputs"]]
 print(f"  manifest: {len(objs)} objects with ETags; window read {len(w['inputs'])}; permission check skipped")
 PY
+# reconcile --bill s3://prefix = --bill the same file on disk.
+"$bin" run fixtures/bills/usage.csv --line-items --out "$work/bills-run" --quiet
+"$bin" reconcile "$work/bills-run" --bill fixtures/bills/cur2.parquet --out "$work/recon-local" --format csv --quiet || true
+"$bin" reconcile "$work/bills-run" --bill s3://bedrock-logs/cur/ --out "$work/recon-s3" --format csv --quiet || true
+if cmp -s "$work/recon-local/reconcile.csv" "$work/recon-s3/reconcile.csv" \
+  && grep -q '"etag"' "$work/recon-s3/manifest.json"; then
+  echo "  reconcile --bill s3://: same buckets as the local file ($(wc -l < "$work/recon-s3/reconcile.csv") lines), ETag in the manifest"
+else
+  echo "  reconcile --bill s3://: DIFFERS from the local file"; status=1
+fi
 # Credentials from a shared credentials file and a profile, none in the environment.
 cat > "$work/credentials" <<'INI'
 [billing]

@@ -236,14 +236,70 @@ fn dialect_of(path: &Path, names: &[String]) -> Result<(Dialect, Vec<Option<usiz
     Ok((dialect, positions))
 }
 
+/// The bill files behind the `--bill` arguments: a file as named; a directory or
+/// an `s3://` prefix (where Data Exports deliver) for the Parquet, CSV and CSV.gz
+/// files under it, in path order (manifests and other files skipped); an argument
+/// with none is an error.
+pub fn files(args: &[std::path::PathBuf]) -> Result<Vec<crate::ingest::InputFile>> {
+    use crate::ingest::InputKind;
+    let mut out = Vec::new();
+    for arg in args {
+        let is_dir = std::fs::metadata(arg).is_ok_and(|m| m.is_dir());
+        if !crate::ingest::s3::is_s3(arg) && !is_dir {
+            out.push(crate::ingest::InputFile {
+                path: arg.clone(),
+                kind: InputKind::of(arg).unwrap_or(InputKind::Csv),
+                bytes: 0,
+                stream: false,
+                remote: None,
+            });
+            continue;
+        }
+        let found = match crate::ingest::s3::is_s3(arg) {
+            true => crate::ingest::s3::list(&arg.to_string_lossy(), None)?.files,
+            false => crate::ingest::discover(std::slice::from_ref(arg), None)?.files,
+        };
+        let tables: Vec<_> = found
+            .into_iter()
+            .filter(|f| {
+                matches!(
+                    f.kind,
+                    InputKind::Parquet | InputKind::Csv | InputKind::CsvGz
+                )
+            })
+            .collect();
+        if tables.is_empty() {
+            return Err(Error::Usage(format!(
+                "--bill {}: no .parquet, .csv or .csv.gz file under it",
+                arg.display()
+            )));
+        }
+        out.extend(tables);
+    }
+    Ok(out)
+}
+
 /// Reads a bill file and hands its rows to `each`, in file order. Returns the dialect.
 /// Rows are handed with the file's dialect.
-pub fn read(path: &Path, each: &mut dyn FnMut(Dialect, BillRow) -> Result<()>) -> Result<Dialect> {
+pub fn read(
+    file: &crate::ingest::InputFile,
+    each: &mut dyn FnMut(Dialect, BillRow) -> Result<()>,
+) -> Result<Dialect> {
+    let path = file.path.as_path();
     let name = path.to_string_lossy().to_ascii_lowercase();
     if name.ends_with(".parquet") {
-        return read_parquet(path, each);
+        return match &file.remote {
+            Some(object) => read_parquet(path, crate::ingest::s3::ranged(object)?, each),
+            None => {
+                let f = std::fs::File::open(path).map_err(|e| Error::input(path, e))?;
+                read_parquet(path, f, each)
+            }
+        };
     }
-    let file = std::fs::File::open(path).map_err(|e| Error::input(path, e))?;
+    let file: Box<dyn Read> = match &file.remote {
+        Some(object) => Box::new(crate::ingest::s3::open(object)?),
+        None => Box::new(std::fs::File::open(path).map_err(|e| Error::input(path, e))?),
+    };
     let input: Box<dyn Read> = match name.ends_with(".gz") {
         true => Box::new(flate2::read::MultiGzDecoder::new(file)),
         false => Box::new(file),
@@ -345,14 +401,14 @@ fn product_map(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-fn read_parquet(
+fn read_parquet<R: parquet::file::reader::ChunkReader + 'static>(
     path: &Path,
+    file: R,
     each: &mut dyn FnMut(Dialect, BillRow) -> Result<()>,
 ) -> Result<Dialect> {
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let fail = |e: &dyn std::fmt::Display| Error::input_msg(path, e.to_string());
-    let file = std::fs::File::open(path).map_err(|e| Error::input(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(&e))?;
     let schema = builder.schema().clone();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();

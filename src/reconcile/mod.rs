@@ -128,11 +128,12 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
     let mut counts = BillCounts::default();
     let mut bills = Vec::new();
     let mut placer = map::Placer::new(&aliases);
-    for path in &args.bill {
+    for file in bill::files(&args.bill)? {
+        let path = &file.path;
         let source = path.to_string_lossy().into_owned();
         let overflow = || Error::input_msg(path, "a bucket's total overflows DECIMAL(38, 12)");
         let mut rows = 0u64;
-        let dialect = bill::read(path, &mut |dialect, row| {
+        let dialect = bill::read(&file, &mut |dialect, row| {
             rows += 1;
             counts.read += 1;
             let usage_type = row.get(bill::Field::UsageType);
@@ -165,7 +166,8 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
             }
             Ok(())
         })?;
-        bills.push(serde_json::json!({"path": source, "dialect": dialect.name(), "rows": rows}));
+        let etag = file.remote.as_ref().and_then(|o| o.etag.clone());
+        bills.push(serde_json::json!({"path": source, "dialect": dialect.name(), "rows": rows, "etag": etag}));
     }
 
     let compared = compare(&ours, &theirs, &adjustments, tolerance);

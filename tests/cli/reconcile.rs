@@ -354,3 +354,41 @@ fn reconcile_never_writes_over_what_billrun_did_not_write() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("is an input"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_bill_directory_reads_its_exports_and_skips_their_manifests() {
+    // Data Exports deliver `data/BILLING_PERIOD=.../*.parquet` beside a manifest JSON.
+    let dir = priced_run(&[]);
+    let run = dir.path().join("run");
+    let export = dir.path().join("export");
+    let data = export.join("data").join("BILLING_PERIOD=2025-11");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(fixture("bills/cur2.parquet"), data.join("part-0.parquet")).unwrap();
+    std::fs::write(export.join("Manifest.json"), "{\"not\": \"a bill\"}").unwrap();
+    let from_dir = dir.path().join("from-dir");
+    let from_file = dir.path().join("from-file");
+    assert_eq!(
+        reconcile(&run, &[&export], &from_dir, &[]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        reconcile(&run, &[&fixture("bills/cur2.parquet")], &from_file, &[])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        std::fs::read(from_dir.join("reconcile.csv")).unwrap(),
+        std::fs::read(from_file.join("reconcile.csv")).unwrap()
+    );
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(empty.join("Manifest.json"), "{}").unwrap();
+    let o = reconcile(&run, &[&empty], &dir.path().join("x"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no .parquet, .csv or .csv.gz file"),
+        "{}",
+        stderr(&o)
+    );
+}
