@@ -5,6 +5,7 @@
 use super::bill::{BillRow, Dialect, Field};
 use crate::catalog::aliases::{Aliases, Kind};
 use crate::catalog::pricelist::{Meter, bedrock_meter, marketplace_meter};
+use crate::pricing::money::{Money, SCALE};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -53,25 +54,25 @@ pub enum ListFrom {
     Unblended,
 }
 
-const SCALE: u32 = 12;
-
-/// A decimal text at scale 12, exactly; `None` if it is not a plain decimal or has
-/// more than 12 places.
+/// A decimal text at scale 12, exactly, as `Money` holds it; `None` if it is not a
+/// plain (or scientific) decimal, has more than 12 significant places, or does not fit
+/// DECIMAL(38, 12).
 pub fn unscaled(text: &str) -> Option<i128> {
     let text = text.trim();
     let d = Decimal::from_str(text)
         .or_else(|_| Decimal::from_scientific(text))
         .ok()?;
-    if d.scale() > SCALE {
-        let exact = d.normalize();
-        if exact.scale() > SCALE {
-            return None;
-        }
-        return exact
-            .mantissa()
-            .checked_mul(10i128.pow(SCALE - exact.scale()));
-    }
-    d.mantissa().checked_mul(10i128.pow(SCALE - d.scale()))
+    // `1.500000000000000` is 1.5: trailing zeros past 12 places are not precision.
+    let d = if d.scale() > SCALE { d.normalize() } else { d };
+    Money::from_decimal(d).map(Money::unscaled)
+}
+
+/// `a + b` at scale 12 within DECIMAL(38, 12): `Money`'s bounded sum, for the
+/// quantities and costs reconcile adds.
+pub fn exact_sum(a: i128, b: i128) -> Option<i128> {
+    Money::from_unscaled(a)
+        .checked_add(Money::from_unscaled(b))
+        .map(Money::unscaled)
 }
 
 /// Usage line-item types (CUR); FOCUS usage is `ChargeCategory` `Usage` that is not
@@ -463,7 +464,12 @@ impl<'a> Placer<'a> {
                 per,
             } => (region, model, usage_type, mode, tier, scope, per),
         };
-        let quantity = match money(Field::Amount).map(|q| q.checked_mul(per)) {
+        let times_per = |q: i128| {
+            Money::from_unscaled(q)
+                .times(per as u128)
+                .map(Money::unscaled)
+        };
+        let quantity = match money(Field::Amount).map(times_per) {
             Ok(Some(q)) => q,
             Ok(None) => return Placed::Unmapped("usage amount overflows".into()),
             Err(e) => return Placed::Unmapped(e),
@@ -735,5 +741,17 @@ mod tests {
         assert_eq!(unscaled("0.0000000000001"), None);
         assert_eq!(unscaled("1.500000000000000"), Some(1_500_000_000_000));
         assert_eq!(unscaled("1e-3"), Some(1_000_000_000));
+        // Beyond DECIMAL(38, 12): not a value billrun can hold, nor a sum of two.
+        assert_eq!(unscaled("1e30"), None);
+        let max = 99_999_999_999_999_999_999_999_999_999_999_999_999i128;
+        assert_eq!(exact_sum(max, 0), Some(max));
+        assert_eq!(exact_sum(max, 1), None);
+        let huge = usage(
+            "USE1-Claude4.6Sonnet-input-tokens",
+            "1M tokens",
+            "1e25",
+            &[],
+        );
+        assert!(matches!(huge, Placed::Unmapped(m) if m.contains("overflows")));
     }
 }

@@ -42,10 +42,10 @@ struct Theirs {
 impl Theirs {
     fn add(&mut self, a: Amounts, usage_type: &str) -> Option<()> {
         let t = &mut self.amounts;
-        t.quantity = t.quantity.checked_add(a.quantity)?;
-        t.list = t.list.checked_add(a.list)?;
-        t.unblended = t.unblended.checked_add(a.unblended)?;
-        t.net = t.net.checked_add(a.net)?;
+        t.quantity = map::exact_sum(t.quantity, a.quantity)?;
+        t.list = map::exact_sum(t.list, a.list)?;
+        t.unblended = map::exact_sum(t.unblended, a.unblended)?;
+        t.net = map::exact_sum(t.net, a.net)?;
         self.rows += 1;
         if !usage_type.is_empty() {
             self.usage_types.insert(usage_type.to_string());
@@ -171,6 +171,7 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
     }
 
     let compared = compare(&ours, &theirs, &adjustments, tolerance);
+    let totals = totals(&compared)?;
     let staging = Staging::create(&out)?;
     let mut files = Vec::new();
     let mut write = |stem: &str, schema: &Schema, table: Table| -> Result<()> {
@@ -196,7 +197,6 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
         *by_status.entry(c.status).or_default() += 1;
     }
     let alerts = compared.iter().filter(|c| c.alert).count() as u64;
-    let totals = totals(&compared);
     let manifest = serde_json::json!({
         "billrun_version": env!("CARGO_PKG_VERSION"),
         "command": "reconcile",
@@ -273,18 +273,17 @@ fn compare(
 
 /// Totals by currency: billrun's list cost, and the bill's list, unblended and net
 /// cost (of usage, and of adjustments).
-fn totals(compared: &[Compared]) -> BTreeMap<String, BTreeMap<&'static str, String>> {
+fn totals(compared: &[Compared]) -> Result<BTreeMap<String, BTreeMap<&'static str, String>>> {
     let mut sums: BTreeMap<String, [i128; 5]> = BTreeMap::new();
     for c in compared {
         let s = sums.entry(c.key.currency.clone()).or_default();
         let a = &c.theirs.amounts;
-        if c.status == "adjustment" {
-            s[4] += a.net;
-        } else {
-            s[0] += c.ours.cost;
-            s[1] += a.list;
-            s[2] += a.unblended;
-            s[3] += a.net;
+        let parts: &[(usize, i128)] = match c.status {
+            "adjustment" => &[(4, a.net)],
+            _ => &[(0, c.ours.cost), (1, a.list), (2, a.unblended), (3, a.net)],
+        };
+        for &(i, v) in parts {
+            s[i] = map::exact_sum(s[i], v).ok_or_else(overflow)?;
         }
     }
     let names = [
@@ -294,7 +293,8 @@ fn totals(compared: &[Compared]) -> BTreeMap<String, BTreeMap<&'static str, Stri
         "bill_net_cost",
         "bill_adjustments_net_cost",
     ];
-    sums.into_iter()
+    Ok(sums
+        .into_iter()
         .map(|(c, s)| {
             let m = names
                 .iter()
@@ -303,7 +303,11 @@ fn totals(compared: &[Compared]) -> BTreeMap<String, BTreeMap<&'static str, Stri
                 .collect();
             (c, m)
         })
-        .collect()
+        .collect())
+}
+
+fn overflow() -> Error {
+    Error::Usage("a reconciliation total overflows DECIMAL(38, 12)".into())
 }
 
 fn summary_line(
@@ -515,7 +519,10 @@ fn true_up(compared: &[Compared], shares: &ours::Shares) -> Result<Vec<Share>> {
             None if net != 0 || parts.is_empty() => out.push(Share {
                 key: c.key.clone(),
                 by: UNATTRIBUTED.to_string(),
-                billrun_cost: parts.values().map(|o| o.cost).sum(),
+                billrun_cost: parts
+                    .values()
+                    .try_fold(0, |t, o| map::exact_sum(t, o.cost))
+                    .ok_or_else(overflow)?,
                 cost: net,
             }),
             None => {}

@@ -19,8 +19,8 @@ pub struct Ours {
 
 impl Ours {
     fn add(&mut self, quantity: i128, cost: i128) -> Option<()> {
-        self.quantity = self.quantity.checked_add(quantity)?;
-        self.cost = self.cost.checked_add(cost)?;
+        self.quantity = map::exact_sum(self.quantity, quantity)?;
+        self.cost = map::exact_sum(self.cost, cost)?;
         self.records += 1;
         Some(())
     }
