@@ -139,14 +139,20 @@ fn polars_fields(schema: &Schema) -> std::result::Result<ArrowSchema, String> {
     for field in schema.fields() {
         let c = arrow_schema::ffi::FFI_ArrowSchema::try_from(field.as_ref())
             .map_err(|e| e.to_string())?;
-        // SAFETY: both types are the C data interface's `ArrowSchema` (#[repr(C)],
-        // the same fields); polars only reads it, arrow-rs releases it on drop.
-        let c = unsafe { &*(&c as *const _ as *const polars_arrow::ffi::ArrowSchema) };
-        let field =
-            unsafe { polars_arrow::ffi::import_field_from_c(c) }.map_err(|e| e.to_string())?;
+        let field = import_field(&c)?;
         out.insert(field.name.clone(), field);
     }
     Ok(out)
+}
+
+/// An arrow-rs C schema read by polars.
+fn import_field(
+    c: &arrow_schema::ffi::FFI_ArrowSchema,
+) -> std::result::Result<polars_arrow::datatypes::Field, String> {
+    // SAFETY: both types are the C data interface's `ArrowSchema` (#[repr(C)], the
+    // same fields); polars only reads it, and arrow-rs releases it when `c` drops.
+    let c = unsafe { &*(c as *const _ as *const polars_arrow::ffi::ArrowSchema) };
+    unsafe { polars_arrow::ffi::import_field_from_c(c) }.map_err(|e| e.to_string())
 }
 
 /// One arrow-rs batch as a polars frame, column by column through the C data
@@ -156,14 +162,11 @@ fn to_polars(batch: &RecordBatch) -> std::result::Result<DataFrame, String> {
     for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
         let (c_array, c_schema) =
             arrow_array::ffi::to_ffi(&array.to_data()).map_err(|e| e.to_string())?;
-        // SAFETY: as in `polars_fields`; the array is moved into polars, which
-        // calls its release callback when the last buffer is dropped.
-        let c_schema =
-            unsafe { &*(&c_schema as *const _ as *const polars_arrow::ffi::ArrowSchema) };
+        let dtype = import_field(&c_schema)?.dtype;
+        // SAFETY: `ArrowArray` is the C data interface's struct on both sides; the
+        // array moves into polars, which calls its release callback when the last
+        // buffer is dropped.
         let c_array: polars_arrow::ffi::ArrowArray = unsafe { std::mem::transmute(c_array) };
-        let dtype = unsafe { polars_arrow::ffi::import_field_from_c(c_schema) }
-            .map_err(|e| e.to_string())?
-            .dtype;
         let imported = unsafe { polars_arrow::ffi::import_array_from_c(c_array, dtype) }
             .map_err(|e| e.to_string())?;
         let series = Series::from_arrow(field.name().as_str().into(), imported)

@@ -290,45 +290,35 @@ fn explain(e: &object_store::Error) -> String {
     format!("{why} ({})", crate::error::clip(&text))
 }
 
-/// The levels after `BedrockModelInvocationLogs/<region>/`: year, month, day, hour.
-fn layout_depth(key: &Key) -> Option<usize> {
-    let parts: Vec<_> = key.parts().collect();
+/// The folder names below `BedrockModelInvocationLogs/<region>/` (year, month, day,
+/// hour, ...), or `None` above the region folder or outside the layout.
+fn below_region_folder(key: &Key) -> Option<Vec<String>> {
+    let parts: Vec<String> = key.parts().map(|p| p.as_ref().to_string()).collect();
     let at = parts
         .iter()
-        .position(|p| p.as_ref() == "BedrockModelInvocationLogs")?;
-    Some(parts.len().saturating_sub(at + 2))
+        .position(|p| p == "BedrockModelInvocationLogs")?;
+    (parts.len() > at + 1).then(|| parts[at + 2..].to_vec())
 }
 
 /// At or below the region folder, above the hour folders.
 fn below_region(key: &Key) -> bool {
-    layout_depth(key).is_some_and(|d| d < 4) && region_reached(key)
-}
-
-fn region_reached(key: &Key) -> bool {
-    let parts: Vec<_> = key.parts().collect();
-    parts
-        .iter()
-        .position(|p| p.as_ref() == "BedrockModelInvocationLogs")
-        .is_some_and(|at| parts.len() > at + 1)
+    below_region_folder(key).is_some_and(|names| names.len() < 4)
 }
 
 /// Inside an hour folder (or deeper): list everything.
 fn deep_in_layout(key: &Key) -> bool {
-    layout_depth(key).is_some_and(|d| d >= 4) && region_reached(key)
+    below_region_folder(key).is_some_and(|names| names.len() >= 4)
 }
 
 /// Whether the time span a `.../<region>/YYYY[/MM[/DD[/HH]]]` folder covers meets
 /// `[from, to)` (micros). A folder whose names are not numbers is kept.
 fn folder_meets(key: &Key, (from, to): (i64, i64)) -> bool {
-    let parts: Vec<String> = key.parts().map(|p| p.as_ref().to_string()).collect();
-    let Some(at) = parts.iter().position(|p| p == "BedrockModelInvocationLogs") else {
-        return true;
-    };
-    let nums: Vec<&str> = parts.iter().skip(at + 2).map(String::as_str).collect();
-    let Some(span) = span_of(&nums) else {
-        return true;
-    };
-    span.start < to && from < span.end
+    let names = below_region_folder(key).unwrap_or_default();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    match span_of(&names) {
+        Some(span) => span.start < to && from < span.end,
+        None => true,
+    }
 }
 
 /// The UTC span of a year, month, day or hour given by its folder names.
