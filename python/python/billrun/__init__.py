@@ -43,11 +43,9 @@ def _flags(options):
             continue
         if value is True:
             args.append(flag)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                args += [flag, os.fspath(v) if isinstance(v, os.PathLike) else str(v)]
-        else:
-            args += [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+            continue
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            args += [flag, os.fspath(v) if isinstance(v, os.PathLike) else str(v)]
     return args
 
 
