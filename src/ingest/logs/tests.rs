@@ -245,3 +245,77 @@ proptest! {
         prop_assert_eq!(read as u64, outcomes);
     }
 }
+
+/// Hands out its text a few bytes per read, then fails if told to: how a slow or
+/// broken stream (gzip, S3) meets the reader's buffer.
+struct Trickle<'a> {
+    text: &'a [u8],
+    step: usize,
+    fail: bool,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.text.is_empty() && self.fail {
+            return Err(std::io::Error::other("stream cut"));
+        }
+        let n = self.step.min(self.text.len()).min(out.len());
+        out[..n].copy_from_slice(&self.text[..n]);
+        self.text = &self.text[n..];
+        Ok(n)
+    }
+}
+
+/// (line, request id) of every row and (line, reason) of every reject.
+type Outcome = (Vec<(i64, Option<String>)>, Vec<(i64, &'static str)>);
+
+fn outcome(batches: &[Batch]) -> Outcome {
+    let mut rows = Vec::new();
+    for b in batches {
+        let lines = b.frame.column(ROW_COLUMN).unwrap().i64().unwrap().clone();
+        rows.extend(lines.into_no_null_iter().zip(text_of(b, "request_id")));
+    }
+    let rejects = batches
+        .iter()
+        .flat_map(|b| b.unreadable.iter().map(|u| (u.row, u.reason.code())))
+        .collect();
+    (rows, rejects)
+}
+
+fn read_trickled(text: &[u8], step: usize, fail: bool, batch_rows: usize) -> Vec<Batch> {
+    let mut batches = Vec::new();
+    let input = Trickle { text, step, fail };
+    read_records(input, batch_rows, &mut |b| {
+        batches.push(b);
+        true
+    });
+    batches
+}
+
+#[test]
+fn a_stream_cut_mid_line_keeps_the_whole_lines_before_it() {
+    let text = format!(
+        "{RECORD}\n{}\n{}",
+        RECORD.replace("r-1", "r-2"),
+        &RECORD[..40]
+    );
+    let (rows, rejects) = outcome(&read_trickled(text.as_bytes(), 100, true, 10));
+    assert_eq!(rows, [(1, Some("r-1".into())), (2, Some("r-2".into()))]);
+    assert_eq!(rejects, [(3, "corrupt_file")]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// However the stream is cut into reads, the same rows with the same line
+    /// numbers, and the same rejects.
+    #[test]
+    fn reads_of_any_size_give_the_same_records(
+        text in mutated_lines(),
+        step in 1usize..700,
+        batch in 1usize..10,
+    ) {
+        let whole = outcome(&read_all(&text, batch));
+        prop_assert_eq!(outcome(&read_trickled(&text, step, false, batch)), whole);
+    }
+}
