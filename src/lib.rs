@@ -16,11 +16,13 @@ pub mod prices;
 pub mod pricing;
 pub mod progress;
 pub mod reconcile;
+pub mod replace;
 pub mod report;
 pub mod resolve;
 pub mod run;
 pub mod statement;
 pub mod time;
+pub mod vocab;
 
 use cli::{Cli, Command};
 

@@ -144,7 +144,7 @@ fn fetch_prices(args: &cli::FetchArgs) -> Result<i32, Error> {
 
 /// `billrun prices update`: fetch beside the catalog, import, replace, say what changed.
 fn update_prices(args: &cli::UpdateArgs) -> Result<i32, Error> {
-    let download = crate::report::outdir::hidden_sibling(&args.catalog, "fetch");
+    let download = crate::replace::hidden_sibling(&args.catalog, "fetch");
     let fetched = catalog::fetch::fetch(&fetch_plan(&args.from), &download);
     let built = fetched.and_then(|fetched| {
         let files: Vec<_> = fetched.into_iter().map(|f| f.path).collect();
@@ -228,7 +228,7 @@ fn write_import_report(
 /// Writes `bytes` beside `path` and renames it into place: a reader sees the old file
 /// or the new one, never a part.
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = crate::report::outdir::hidden_sibling(path, "tmp");
+    let tmp = crate::replace::hidden_sibling(path, "tmp");
     std::fs::write(&tmp, bytes).map_err(|e| Error::output(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         std::fs::remove_file(&tmp).ok();

@@ -8,7 +8,7 @@
 
 use crate::cli::{RoundingArg, StatementArgs};
 use crate::error::{Error, Result};
-use crate::pricing::money::Money;
+use crate::vocab::money::Money;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -8,8 +8,8 @@ use super::{
 use crate::catalog::terms::UsageType;
 use crate::error::Result;
 use crate::ingest::records::{Record, RecordTable};
-use crate::pricing::money::Prorater;
-use crate::pricing::reasons::Reason;
+use crate::vocab::money::Prorater;
+use crate::vocab::reasons::Reason;
 use std::path::Path;
 use std::sync::Arc;
 

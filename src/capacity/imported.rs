@@ -9,8 +9,8 @@ use super::{
 use crate::catalog::terms::UsageType;
 use crate::error::Result;
 use crate::ingest::records::{Record, RecordTable};
-use crate::pricing::money::Prorater;
-use crate::pricing::reasons::Reason;
+use crate::vocab::money::Prorater;
+use crate::vocab::reasons::Reason;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -320,9 +320,7 @@ fn bill_windows(biller: &Biller, who: &Subject, cmu: i128, anchor: i64, windows:
         .collect()
 }
 
-/// Successful invocations of imported models without copy activity, per
-/// (model ARN, region, account): instants, in any order.
-pub type Invocations = HashMap<(String, String, String), Vec<i64>>;
+pub use crate::pricing::rate::capacity::Invocations;
 
 /// Copy windows derived from invocations: the first invocation anchors a window;
 /// each following window holding an invocation is billed; a window with none ends

@@ -23,11 +23,11 @@ use crate::catalog::terms::{Commitment, Mode, Tier, UsageType};
 use crate::catalog::{PriceCatalog, Query};
 use crate::error::{Error, Locus, Result};
 use crate::ingest::records::{Record, RecordTable};
-use crate::pricing::money::{Money, Prorater, Quantity};
 pub use crate::pricing::rate::{LineItem, Reject};
-use crate::pricing::reasons::Reason;
 use crate::resolve::{Scope, resolve_model_id};
 use crate::time::{format_instant, parse_instant};
+use crate::vocab::money::{Money, Prorater, Quantity};
+use crate::vocab::reasons::Reason;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -58,24 +58,7 @@ impl CapacityFiles {
     }
 }
 
-/// A model billed by capacity whose invocations appear in usage: a provisioned model
-/// (by its ARN) or an imported model. Its tokens are reported at zero cost under its
-/// capacity price, whose cost is the time billed.
-#[derive(Clone, Debug)]
-pub struct CapacityModel {
-    /// The model the capacity price is found for (a provisioned model's base model;
-    /// an imported model's ARN).
-    pub priced_model: String,
-    /// `mu_hours` or `cmu_minutes`.
-    pub usage: UsageType,
-    pub commitment: Option<Commitment>,
-    pub cmu_version: Option<String>,
-    /// Imported models without copy activity: windows come from invocations.
-    pub derive_windows: bool,
-}
-
-/// Capacity models by the id invocations name them with (ARN).
-pub type CapacityModels = std::collections::HashMap<String, CapacityModel>;
+pub use crate::pricing::rate::capacity::{CapacityModel, CapacityModels};
 
 /// The models of the registry and of the Provisioned Throughput tables. A PT record
 /// that is not valid is skipped here (billing rejects it with its reason).

@@ -8,7 +8,7 @@
 //! replaces a previous good download. Each request is retried with backoff.
 
 use crate::error::{Error, Result};
-use crate::report::outdir;
+use crate::replace;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -52,8 +52,8 @@ pub fn fetch(plan: &FetchPlan, out: &Path) -> Result<Vec<Fetched>> {
             return Err(e);
         }
     };
-    let parked = outdir::hidden_sibling(out, "old");
-    let old = outdir::put_in_place(&staging, out, &parked).map_err(|e| Error::output(out, e))?;
+    let parked = replace::hidden_sibling(out, "old");
+    let old = replace::put_in_place(&staging, out, &parked).map_err(|e| Error::output(out, e))?;
     if let Some(old) = old {
         std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e))?;
     }
@@ -75,7 +75,7 @@ fn staging_beside(out: &Path) -> Result<PathBuf> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::output(parent, e))?;
-    let staging = outdir::hidden_sibling(out, "tmp");
+    let staging = replace::hidden_sibling(out, "tmp");
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| Error::output(&staging, e))?;
     }

@@ -2,9 +2,9 @@
 
 use super::terms::{Commitment, ImageQuality, Mode, Tier, UsageType};
 use super::{CatalogRow, Window};
-use crate::pricing::money::Money;
 use crate::resolve::Scope;
 use crate::time::parse_instant;
+use crate::vocab::money::Money;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::ops::Not;

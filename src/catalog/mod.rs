@@ -10,8 +10,8 @@ mod load;
 pub mod pricelist;
 pub mod terms;
 
-use crate::pricing::money::Money;
 use crate::resolve::Scope;
+use crate::vocab::money::Money;
 use sha2::{Digest, Sha256};
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};

@@ -10,8 +10,8 @@
 
 use super::{Batch, Unreadable};
 use crate::error::Result;
-use crate::pricing::reasons::Reason;
-use crate::pricing::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
+use crate::vocab::reasons::Reason;
+use crate::vocab::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Deserialize;

@@ -11,7 +11,7 @@ pub mod s3;
 pub mod table;
 
 use crate::error::{Error, Result};
-use crate::pricing::reasons::Reason;
+pub use crate::vocab::{Skipped, Unreadable};
 use polars::prelude::DataFrame;
 use std::fs::File;
 use std::io::BufReader;
@@ -51,25 +51,6 @@ impl<R: std::io::Read> std::io::Read for Counting<R> {
         self.count
             .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
-    }
-}
-
-/// An input record that could not be read: its 1-based row (or line) number and why.
-pub struct Unreadable {
-    pub row: i64,
-    pub reason: Reason,
-    pub request_id: Option<String>,
-    pub message: String,
-}
-
-impl Unreadable {
-    pub fn new(row: i64, reason: Reason, message: String) -> Unreadable {
-        Unreadable {
-            row,
-            reason,
-            request_id: None,
-            message,
-        }
     }
 }
 
@@ -122,20 +103,6 @@ pub struct InputFile {
     pub stream: bool,
     /// An S3 object (`path` is then its `s3://` URL).
     pub remote: Option<std::sync::Arc<s3::Object>>,
-}
-
-/// A file found but not read, and why.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct Skipped {
-    pub path: String,
-    pub reason: String,
-}
-
-impl Skipped {
-    /// `path (reason)`, the path clipped, for messages.
-    pub fn describe(&self) -> String {
-        format!("{} ({})", crate::error::clip(&self.path), self.reason)
-    }
 }
 
 /// What `discover` found.

@@ -11,7 +11,7 @@
 use super::table::{canonical_named, check_required, check_types, ids_frame, set_aside_bad_text};
 use super::{Batch, InputFile, Projection};
 use crate::error::{Error, Result};
-use crate::pricing::rows::{INT_COLUMNS, TEXT_COLUMNS};
+use crate::vocab::rows::{INT_COLUMNS, TEXT_COLUMNS};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType as ArrowType, Field as ArrowRsField, Schema};
 use parquet::arrow::ProjectionMask;

@@ -9,8 +9,8 @@
 
 use super::{Batch, InputFile, Unreadable};
 use crate::error::{Error, Locus, Result};
-use crate::pricing::reasons::Reason;
-use crate::pricing::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
+use crate::vocab::reasons::Reason;
+use crate::vocab::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
 use polars::prelude::*;
 use std::io::{Cursor, Read};
 use std::ops::Range;

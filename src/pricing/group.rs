@@ -1,9 +1,9 @@
 //! Group-by keys and the per-slice interning of their values.
 
-use super::money::{Money, Quantity};
 use super::rate::Tally;
 use crate::catalog::terms::UsageType;
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, format_day, format_hour, format_month};
+use crate::vocab::money::{Money, Quantity};
 use polars::prelude::PlHashMap as HashMap;
 use std::collections::BTreeMap;
 

@@ -3,7 +3,4 @@
 pub mod allocate;
 pub mod dedup;
 pub mod group;
-pub mod money;
 pub mod rate;
-pub mod reasons;
-pub mod rows;

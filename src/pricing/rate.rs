@@ -6,14 +6,14 @@
 
 use super::allocate::{Allocation, CapacitySplit, UNALLOCATED};
 use super::group::{Charged, GroupKey, Interner, Tallies};
-use super::money::{Money, Quantity};
-use super::reasons::Reason;
-use super::rows::{BadInstant, Texts, UsageColumns, trimmed};
-use crate::capacity::{CapacityModels, Invocations};
 use crate::catalog::terms::{ImageQuality, Mode, Tier, UsageType};
 use crate::catalog::{PriceCatalog, Query};
 use crate::resolve::{Scope, Unresolved, resolve_model_id};
 use crate::time::{MICROS_PER_DAY, format_instant};
+use crate::vocab::money::{Money, Quantity};
+use crate::vocab::reasons::Reason;
+use crate::vocab::rows::{BadInstant, Texts, UsageColumns, trimmed};
+use capacity::{CapacityModels, Invocations};
 use polars::prelude::{PlHashMap, PlHashSet};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -775,6 +775,6 @@ pub fn canonical_tags(tags: &BTreeMap<String, String>) -> String {
     }
 }
 
-mod capacity;
+pub mod capacity;
 #[cfg(test)]
 mod tests;

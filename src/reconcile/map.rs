@@ -5,7 +5,7 @@
 use super::bill::{BillRow, Dialect, Field};
 use crate::catalog::aliases::{Aliases, Kind};
 use crate::catalog::pricelist::{Meter, bedrock_meter, marketplace_meter};
-use crate::pricing::money::{Money, SCALE};
+use crate::vocab::money::{Money, SCALE};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 

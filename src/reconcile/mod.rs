@@ -16,17 +16,17 @@ mod trueup;
 use crate::catalog::aliases::Aliases;
 use crate::cli::ReconcileArgs;
 use crate::error::{Error, Result};
-use crate::pricing::money::{Money, Quantity};
 use crate::report::outdir::{self, Layout};
 use crate::report::output::Staging;
 use crate::report::sink::{self, Format};
 use crate::report::table::{Kind, Schema, Table, Values};
+use crate::vocab::money::{Money, Quantity};
 use map::{Amounts, Key, ListFrom, Placed};
 use ours::Ours;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Report files `reconcile` writes (besides its manifest).
-pub const STEMS: [&str; 3] = ["reconcile", "unmapped", "trueup"];
+pub use crate::report::outdir::RECONCILE_STEMS as STEMS;
 
 /// The `--true-up` key value for billed cost no usage of the run explains.
 pub const UNATTRIBUTED: &str = "(unattributed)";

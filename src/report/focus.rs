@@ -11,9 +11,9 @@ use super::table::{Kind, Schema, Table, Values};
 use crate::catalog::terms::{Commitment, UsageType};
 use crate::catalog::{CatalogRow, PriceCatalog, column};
 use crate::pricing::group::{GroupKey, Tallies};
-use crate::pricing::money::{Money, Quantity};
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, parse_instant};
 use crate::time::{month_start, next_month_start};
+use crate::vocab::money::{Money, Quantity};
 
 /// The dimensions of a FOCUS row, in this order; the first is the charge period, the
 /// last the cost center (`unallocated` for all without `--allocation`).

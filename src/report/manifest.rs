@@ -13,7 +13,7 @@ pub struct Manifest {
     pub options: Options,
     pub inputs: Vec<InputInfo>,
     /// Files found in input directories but not read, each with why.
-    pub skipped_files: Vec<crate::ingest::Skipped>,
+    pub skipped_files: Vec<crate::vocab::Skipped>,
     pub rows: RowCounts,
     /// Copy windows derived from invocations that could not be priced: in rejects.*
     /// and `rejects_by_reason`, but not input rows, so not in `rows.rejected`.

@@ -13,8 +13,8 @@ pub mod table;
 use crate::catalog::PriceCatalog;
 use crate::catalog::terms::UsageType;
 use crate::pricing::group::Tallies;
-use crate::pricing::money::{Money, Quantity};
 use crate::pricing::rate::{LineItem, Reject};
+use crate::vocab::money::{Money, Quantity};
 use std::collections::BTreeMap;
 use table::{Kind, Schema, Table, Values};
 

@@ -10,6 +10,7 @@
 //! (`renameat2(RENAME_EXCHANGE)`), so no instant exists without `--out`.
 
 use crate::error::{Error, Result};
+pub use crate::replace::{exchange, hidden_sibling, put_in_place};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -40,10 +41,12 @@ const FLAT_STEMS: [&str; 7] = [
     "line_items",
     "rejects",
     "focus",
-    crate::reconcile::STEMS[0],
-    crate::reconcile::STEMS[1],
-    crate::reconcile::STEMS[2],
+    RECONCILE_STEMS[0],
+    RECONCILE_STEMS[1],
+    RECONCILE_STEMS[2],
 ];
+/// Report files `billrun reconcile` writes (besides its manifest).
+pub const RECONCILE_STEMS: [&str; 3] = ["reconcile", "unmapped", "trueup"];
 const TABLES: [&str; 3] = super::output::PARTITIONED_TABLES;
 const RUNS: &str = super::output::RUNS_DIR;
 
@@ -73,24 +76,6 @@ impl OutDir {
     pub fn sibling(&self, what: &str) -> PathBuf {
         hidden_sibling(&self.path, what)
     }
-}
-
-/// `.NAME.billrun-<what>-<pid>` beside `path`: where billrun stages, parks or writes a
-/// file before it takes `path`'s place.
-pub fn hidden_sibling(path: &Path, what: &str) -> PathBuf {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let pid = std::process::id();
-    path.with_file_name(format!(".{name}.billrun-{what}-{pid}"))
-}
-
-/// Puts directory `new` at `target`: a rename when `target` is missing, else an
-/// `exchange` (parking at `parked` where the system cannot exchange). Returns where the
-/// previous `target` now is, for the caller to remove or keep.
-pub fn put_in_place(new: &Path, target: &Path, parked: &Path) -> std::io::Result<Option<PathBuf>> {
-    if !target.exists() {
-        return std::fs::rename(new, target).map(|()| None);
-    }
-    exchange(new, target, parked).map(Some)
 }
 
 /// Claims `out` for a run of `layout` that reads `inputs`: checks, locks, clears dead
@@ -433,58 +418,6 @@ fn inspect_table(
         }
     }
     Ok(())
-}
-
-/// Swaps the directories at `a` and `b` in one step where the system can
-/// (`renameat2(RENAME_EXCHANGE)`, Linux 3.15+ on most file systems). Elsewhere it
-/// falls back to two renames, `b` → `parked` then `a` → `b`: a run killed between
-/// them leaves `b` missing, and the next run on `b` moves `parked` back.
-/// Afterwards `a` (or `parked`) holds what was at `b`.
-pub fn exchange(a: &Path, b: &Path, parked: &Path) -> std::io::Result<PathBuf> {
-    match exchange_atomic(a, b) {
-        Ok(()) => Ok(a.to_path_buf()),
-        Err(e) if fallback_allowed(&e) => {
-            std::fs::rename(b, parked)?;
-            std::fs::rename(a, b)?;
-            Ok(parked.to_path_buf())
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn fallback_allowed(e: &std::io::Error) -> bool {
-    // Not supported by the kernel or the file system (EINVAL, ENOSYS, ENOTSUP).
-    matches!(e.raw_os_error(), Some(22 | 38 | 95)) || e.kind() == std::io::ErrorKind::Unsupported
-}
-
-#[cfg(target_os = "linux")]
-fn exchange_atomic(a: &Path, b: &Path) -> std::io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let c = |p: &Path| {
-        CString::new(p.as_os_str().as_bytes())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
-    };
-    let (ca, cb) = (c(a)?, c(b)?);
-    // SAFETY: two valid NUL-terminated paths; renameat2 reads them only.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            ca.as_ptr(),
-            libc::AT_FDCWD,
-            cb.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    match rc {
-        0 => Ok(()),
-        _ => Err(std::io::Error::last_os_error()),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn exchange_atomic(_: &Path, _: &Path) -> std::io::Result<()> {
-    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
 #[cfg(test)]

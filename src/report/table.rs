@@ -1,7 +1,7 @@
 //! A small typed table: what every report is before a sink writes it.
 
-use crate::pricing::money::{Money, PRECISION, Quantity, SCALE};
 use crate::time::format_instant;
+use crate::vocab::money::{Money, PRECISION, Quantity, SCALE};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 use super::*;
 use crate::catalog::PriceCatalog;
 use crate::pricing::rate::{RateContext, rate_slice};
-use crate::pricing::rows::UsageColumns;
+use crate::vocab::rows::UsageColumns;
 use proptest::prelude::*;
 use std::sync::Arc;
 

@@ -9,8 +9,8 @@ pub mod spill;
 
 // foldhash (polars' hasher): several times faster than SipHash on 16-byte keys, and
 // the set is not exposed to untrusted key choice beyond what the input already is.
-use crate::ingest::Unreadable;
-use crate::pricing::rows::{Ints, Texts, UsageColumns, trimmed};
+use crate::vocab::Unreadable;
+use crate::vocab::rows::{Ints, Texts, UsageColumns, trimmed};
 use polars::prelude::PlHashMap as HashMap;
 
 /// Shards of the set: ids are spread by hash, so a batch is marked by all threads at

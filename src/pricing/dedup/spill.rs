@@ -7,7 +7,7 @@
 
 use super::{Key, Marks, Seen, compare, significant};
 use crate::error::{Error, Result};
-use crate::pricing::rows::Texts;
+use crate::vocab::rows::Texts;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,30 @@
 //! capacity ran is what is billed.
 
 use super::*;
-use crate::capacity::CapacityModel;
+use crate::catalog::terms::Commitment;
+
+/// A model billed by capacity whose invocations appear in usage: a provisioned model
+/// (by its ARN) or an imported model. Its tokens are reported at zero cost under its
+/// capacity price, whose cost is the time billed.
+#[derive(Clone, Debug)]
+pub struct CapacityModel {
+    /// The model the capacity price is found for (a provisioned model's base model;
+    /// an imported model's ARN).
+    pub priced_model: String,
+    /// `mu_hours` or `cmu_minutes`.
+    pub usage: UsageType,
+    pub commitment: Option<Commitment>,
+    pub cmu_version: Option<String>,
+    /// Imported models without copy activity: windows come from invocations.
+    pub derive_windows: bool,
+}
+
+/// Capacity models by the id invocations name them with (ARN).
+pub type CapacityModels = std::collections::HashMap<String, CapacityModel>;
+
+/// Successful invocations of imported models without copy activity, per
+/// (model ARN, region, account): instants, in any order.
+pub type Invocations = std::collections::HashMap<(String, String, String), Vec<i64>>;
 
 impl SliceRater<'_> {
     /// Rates an invocation of `arn`, a provisioned or imported model: tokens at zero

@@ -1,6 +1,6 @@
 use super::*;
-use crate::pricing::rows::{Counts, Instants, Ints};
 use crate::report::summarize;
+use crate::vocab::rows::{Counts, Instants, Ints};
 use proptest::prelude::*;
 
 /// A usage row as text, in canonical column order.
