@@ -47,6 +47,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --release --locked --all-targets -- -D warnings
 	@! grep -rnE '\bf(32|64)\b' src | grep -v 'float-input:' || (echo "binary floats in src/: money and quantities must stay exact (the one input conversion is marked float-input:)"; exit 1)
+	python3 tools/module_cycles.py src
 
 ## Rows/s and peak RSS on BENCH_ROWS generated rows, then records/s and MB/s on
 ## BENCH_LOG_ROWS generated invocation-log records (see docs/benchmarks.md).
