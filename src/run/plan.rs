@@ -1,0 +1,120 @@
+//! Planning a run, before any usage is read: `--out` claimed (it must be billrun's
+//! to replace), the inputs listed and sized, the capacity tables loaded (rating
+//! invocations needs to know which models are imported or provisioned), the
+//! staging directory made, and where duplicates will be found decided.
+
+use super::{AUTO_DISK_BYTES, DedupMode, RunConfig};
+use crate::capacity::{self, Billed, Biller, CapacityModels, Registry};
+use crate::error::{Error, Result};
+use crate::ingest::records::RecordTable;
+use crate::ingest::{self, InputFile, Skipped};
+use crate::pricing::group::GroupKey;
+use crate::report::outdir::{self, OutDir};
+use crate::report::output::Staging;
+
+/// What a run will read and where it will write.
+pub(super) struct Plan<'c> {
+    pub out_dir: OutDir,
+    /// `--out` is replaced whole (not partitions merged into a previous run's).
+    pub whole: bool,
+    /// Usage files, in reading order.
+    pub files: Vec<InputFile>,
+    pub skipped: Vec<Skipped>,
+    pub biller: Biller<'c>,
+    /// Imported models (taken by the reading state) and their storage records.
+    pub registry: Registry,
+    pub registry_files: Vec<Billed>,
+    /// Copy-activity tables, billed when the registry was loaded.
+    pub copies: Vec<Billed>,
+    pub provisioned: Vec<RecordTable>,
+    pub staging: Staging,
+    /// Duplicates found by a first pass over the inputs (`--dedup disk` or auto).
+    pub on_disk: bool,
+}
+
+impl Plan<'_> {
+    /// The models billed by capacity whose invocations appear in usage.
+    pub fn capacity_models(&self) -> CapacityModels {
+        capacity::capacity_models(&self.registry, &self.provisioned)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.bytes).sum()
+    }
+}
+
+pub(super) fn plan(cfg: &RunConfig) -> Result<Plan<'_>> {
+    let layout = cfg.layout();
+    let out_dir = outdir::claim(&cfg.out, &layout, cfg.replace, &cfg.read_paths())?;
+    let whole = out_dir.existing.as_ref() != Some(&layout);
+    let ingest::Discovered { files, skipped } =
+        ingest::discover(&cfg.inputs, prune_window(cfg.window))?;
+    if !skipped.is_empty() {
+        eprintln!(
+            "billrun: {} file(s) skipped, not read as usage (e.g. {}); all are listed in manifest.json",
+            skipped.len(),
+            skipped[0].describe()
+        );
+    }
+    let biller = Biller {
+        catalog: &cfg.catalog,
+        window: cfg.window,
+        cut: cfg
+            .tally_keys()
+            .iter()
+            .filter(|k| **k != GroupKey::Month)
+            .filter_map(GroupKey::time_bucket)
+            .min(),
+        hours: cfg.pt_hours,
+    };
+    // Imported models and their copy activity come first: rating invocations needs
+    // to know which models are imported and whose copies are derived from them.
+    let (mut registry, registry_files) =
+        capacity::load_registry(&cfg.capacity.imported_models, &biller)?;
+    let mut copies = Vec::new();
+    for path in &cfg.capacity.copies {
+        copies.push(capacity::bill_copies(&biller, &mut registry, path)?);
+    }
+    let staging = Staging::create(&out_dir)?;
+    // Read once: invocations of provisioned models are recognised while rating, and
+    // the records are billed after.
+    let provisioned = cfg
+        .capacity
+        .provisioned
+        .iter()
+        .map(|p| capacity::read_provisioned(p))
+        .collect::<Result<Vec<_>>>()?;
+    let bytes: u64 = files.iter().map(|f| f.bytes).sum();
+    let streams = files.iter().any(|f| f.stream);
+    let on_disk = match cfg.dedup {
+        DedupMode::Disk if streams => {
+            return Err(Error::Usage(
+                "--dedup disk reads the inputs twice, and a FIFO can be read only once; use --dedup memory".into(),
+            ));
+        }
+        DedupMode::Disk => true,
+        DedupMode::Memory => false,
+        DedupMode::Auto => bytes > AUTO_DISK_BYTES && !streams,
+    };
+    Ok(Plan {
+        out_dir,
+        whole,
+        files,
+        skipped,
+        biller,
+        registry,
+        registry_files,
+        copies,
+        provisioned,
+        staging,
+        on_disk,
+    })
+}
+
+/// `--from`/`--to` as the span S3 listing prunes hour folders to (`None`: list all).
+fn prune_window(window: (Option<i64>, Option<i64>)) -> Option<(i64, i64)> {
+    match window {
+        (None, None) => None,
+        (from, to) => Some((from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX))),
+    }
+}

@@ -1,0 +1,353 @@
+//! Reading and rating: every input file through its reader, duplicates marked
+//! (in memory, or listed by a first pass over the inputs with `--dedup disk`), each
+//! batch rated in parallel slices into the run's tallies, rejects and line items.
+
+use super::RunConfig;
+use super::plan::Plan;
+use crate::capacity::{CapacityModels, Invocations, Registry};
+use crate::error::{Error, Result};
+use crate::ingest::{self, Batch, InputFile, Unreadable};
+use crate::pricing::dedup::spill::{Listed, Spill};
+use crate::pricing::dedup::{Claim, SeenIds, in_claim_order, split_flags, usage_print};
+use crate::pricing::group::{GroupKey, Tallies};
+use crate::pricing::rate::{LineItem, RateCache, RateContext, Rated, Reject, rate_slice_with};
+use crate::progress::Progress;
+use crate::report;
+use crate::report::manifest::{InputInfo, RowCounts};
+use crate::report::output::PartitionedSink;
+use crate::report::sink::{self, Background, TableSink};
+use crate::vocab::reasons::Reason;
+use crate::vocab::rows::{Ints, ROW_COLUMN, Texts, UsageColumns};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Duplicate detection for the run.
+pub(super) enum Duplicates {
+    Memory(SeenIds),
+    Listed(Listed),
+}
+
+/// Everything accumulated while reading.
+pub(super) struct RunState<'c> {
+    pub(super) cfg: &'c RunConfig,
+    pub(super) duplicates: Duplicates,
+    /// Rows handed to rating so far: the next batch's first ordinal.
+    pub(super) ordinal: u64,
+    pub(super) tallies: Tallies,
+    pub(super) counts: RowCounts,
+    /// Duplicates whose usage differs from the first copy's.
+    pub(super) conflicts: u64,
+    pub(super) by_reason: BTreeMap<&'static str, u64>,
+    pub(super) rejects: Box<dyn TableSink>,
+    /// Line items, turned into tables and written on their own thread.
+    pub(super) line_items: Option<Background<Vec<LineItem>>>,
+    pub(super) registry: Registry,
+    pub(super) capacity_models: CapacityModels,
+    pub(super) invocations: Invocations,
+    /// Tokens per (capacity model ARN, cost center), for `--split-capacity`.
+    pub(super) shares: HashMap<(String, String), u128>,
+    /// What usage is tallied by (`RunConfig::tally_keys`).
+    pub(super) keys: Vec<GroupKey>,
+    /// Each rating thread's lookups, kept across slices and batches.
+    pub(super) caches: Vec<Mutex<RateCache>>,
+}
+
+impl<'c> RunState<'c> {
+    /// Reads and rates every usage file of the plan, after the first pass that lists
+    /// duplicates when they are found on disk. The progress goes on through billing.
+    pub(super) fn read_inputs(&mut self, plan: &Plan) -> Result<(Vec<InputInfo>, Progress)> {
+        if plan.on_disk {
+            let spill = plan.staging.path().join(".dedup");
+            let listed = find_duplicates(&plan.files, self.cfg, &spill)?;
+            self.duplicates = Duplicates::Listed(Listed::new(listed));
+        }
+        let progress = Progress::new(plan.bytes(), self.cfg.quiet);
+        let mut inputs = Vec::new();
+        for file in &plan.files {
+            let (rows, problem) = self.read_file(file, &progress)?;
+            progress.file_done(file.bytes);
+            inputs.push(InputInfo {
+                path: file.path.display().to_string(),
+                kind: file.kind.as_str().into(),
+                bytes: file.bytes,
+                rows,
+                problem,
+                etag: file.remote.as_ref().and_then(|o| o.etag.clone()),
+            });
+        }
+        Ok((inputs, progress))
+    }
+
+    pub(super) fn open(
+        cfg: &'c RunConfig,
+        dir: &Path,
+        registry: Registry,
+        capacity_models: CapacityModels,
+    ) -> Result<RunState<'c>> {
+        let rejects = sink::open(cfg.format, dir, "rejects", &report::reject_schema())?;
+        let schema = report::line_item_schema();
+        let sink: Option<Box<dyn TableSink>> = match (cfg.line_items, &cfg.partition) {
+            (false, _) => None,
+            (true, None) => Some(sink::open(cfg.format, dir, "line_items", &schema)?),
+            (true, Some(p)) => Some(Box::new(PartitionedSink::new(
+                cfg.format,
+                dir,
+                "line_items",
+                schema,
+                p.clone(),
+                Some("timestamp"),
+            )?)),
+        };
+        Ok(RunState {
+            cfg,
+            duplicates: Duplicates::Memory(SeenIds::default()),
+            ordinal: 0,
+            tallies: Tallies::new(cfg.tally_keys().len()),
+            keys: cfg.tally_keys(),
+            counts: RowCounts::default(),
+            conflicts: 0,
+            by_reason: BTreeMap::new(),
+            rejects,
+            line_items: sink.map(|s| Background::spawn("line_items", s, report::line_item_table)),
+            registry,
+            capacity_models,
+            invocations: Invocations::new(),
+            shares: HashMap::new(),
+            caches: (0..rayon::current_num_threads())
+                .map(|_| Mutex::new(RateCache::default()))
+                .collect(),
+        })
+    }
+
+    /// Reads and rates one file: its row count, and what damaged it, if anything.
+    fn read_file(
+        &mut self,
+        file: &InputFile,
+        progress: &Progress,
+    ) -> Result<(u64, Option<String>)> {
+        let source: Arc<str> = Arc::from(file.path.display().to_string());
+        let mut rows = 0;
+        let mut problem = None;
+        ingest::read_batches(file, self.cfg.batch_rows, |batch| {
+            let damage = batch
+                .unreadable
+                .iter()
+                .find(|u| u.reason == Reason::CorruptFile);
+            problem = problem.take().or_else(|| damage.map(|u| u.message.clone()));
+            let n = self.rate_batch(&batch, &source, &file.path)?;
+            rows += n;
+            progress.add_rows(n);
+            progress.file_at(batch.consumed);
+            Ok(())
+        })?;
+        Ok((rows, problem))
+    }
+
+    fn rate_batch(&mut self, batch: &Batch, source: &Arc<str>, path: &Path) -> Result<u64> {
+        let cols = UsageColumns::from_frame(&batch.frame).map_err(|e| Error::input(path, e))?;
+        let (duplicate, repeated, conflicts) = self.mark_duplicates(&cols, &batch.unreadable);
+        let ctx = RateContext {
+            catalog: &self.cfg.catalog,
+            group_by: &self.keys,
+            line_items: self.cfg.line_items,
+            window: self.cfg.window,
+            profiles: &self.cfg.profiles,
+            capacity: &self.capacity_models,
+            allocation: &self.cfg.allocation,
+            split: self.cfg.split,
+        };
+        let caches = &self.caches;
+        let rated: Vec<Rated> = slices(cols.len, self.cfg.threads)
+            .into_par_iter()
+            .map(|range| {
+                // The rating thread's own cache; a fresh one if it is somehow busy.
+                let mut own = rayon::current_thread_index()
+                    .and_then(|t| caches.get(t))
+                    .and_then(|c| c.try_lock().ok());
+                let mut fresh = RateCache::default();
+                let cache = own.as_deref_mut().unwrap_or(&mut fresh);
+                rate_slice_with(&ctx, cache, &cols, &duplicate, range, source)
+            })
+            .collect();
+        for part in rated {
+            self.merge(part)?;
+        }
+        // A rejected record whose id was claimed before is a duplicate, not a reject.
+        let unreadable = batch.unreadable.iter().zip(&repeated);
+        let unreadable = unreadable.filter(|(_, r)| !**r).map(|(u, _)| Reject {
+            source: source.clone(),
+            row: u.row,
+            request_id: u.request_id.clone(),
+            reason: u.reason,
+            message: u.message.clone(),
+        });
+        self.merge(Rated {
+            rejects: unreadable.collect(),
+            ..Rated::default()
+        })?;
+        self.report_conflicts(&cols, &conflicts, source)?;
+        let read = (cols.len + batch.unreadable.len()) as u64;
+        self.counts.read += read;
+        Ok(read)
+    }
+
+    /// Flags the batch's repeated request ids, for its readable rows and for the
+    /// records its reader rejected, in the order they claim ids (`dedup::claims`);
+    /// and the readable rows whose id was seen before with other usage.
+    fn mark_duplicates(
+        &mut self,
+        cols: &UsageColumns,
+        unreadable: &[Unreadable],
+    ) -> (Vec<bool>, Vec<bool>, Vec<usize>) {
+        let total = cols.len + unreadable.len();
+        let claims = in_claim_order(&cols.request_id, &cols.row, unreadable);
+        // The readable row at claim position `k`, if it is one.
+        let row_at = |k: usize| match &claims {
+            None => Some(k),
+            Some((order, _)) => match order[k] {
+                Claim::Row(i) => Some(i),
+                Claim::Unreadable(_) => None,
+            },
+        };
+        let print = |k: usize| row_at(k).map_or(0, |i| usage_print(cols, i));
+        let ids = claims.as_ref().map_or(&cols.request_id, |(_, ids)| ids);
+        let marks = match &mut self.duplicates {
+            Duplicates::Memory(seen) => seen.mark_printed(ids, print),
+            // Only the rows the first pass listed are printed.
+            Duplicates::Listed(listed) => listed.mark_printed(self.ordinal, total, print),
+        };
+        let conflicts = (0..total)
+            .filter(|&k| marks.conflict[k])
+            .filter_map(row_at)
+            .collect();
+        let (readable, rejected) = match &claims {
+            None => (marks.duplicate, Vec::new()),
+            Some((order, _)) => split_flags(order, &marks.duplicate, cols.len),
+        };
+        self.ordinal += total as u64;
+        let repeats = readable.iter().chain(&rejected).filter(|d| **d).count();
+        self.counts.duplicate += repeats as u64;
+        (readable, rejected, conflicts)
+    }
+
+    /// A duplicate whose usage differs from the first copy's is still a duplicate
+    /// (the first wins), but is reported: a `duplicate_conflict` line in rejects,
+    /// not counted as a rejected row.
+    fn report_conflicts(
+        &mut self,
+        cols: &UsageColumns,
+        rows: &[usize],
+        source: &Arc<str>,
+    ) -> Result<()> {
+        let conflicts: Vec<Reject> = rows
+            .iter()
+            .map(|&i| Reject {
+                source: source.clone(),
+                row: cols.row.get(i).unwrap_or(0),
+                request_id: cols.request_id.get(i).map(str::to_string),
+                reason: Reason::DuplicateConflict,
+                message: "this request id was read before with other usage (model, region, mode, tier, token or image counts); the first copy is billed, this one counted as a duplicate".into(),
+            })
+            .collect();
+        self.conflicts += conflicts.len() as u64;
+        self.write_rejects(conflicts)
+    }
+
+    pub(super) fn merge(&mut self, part: Rated) -> Result<()> {
+        for (key, mut times) in part.invocations {
+            self.invocations.entry(key).or_default().append(&mut times);
+        }
+        for (key, tokens) in part.shares {
+            *self.shares.entry(key).or_default() += tokens;
+        }
+        self.counts.priced += part.priced;
+        self.counts.not_billable += part.not_billable;
+        self.counts.out_of_range += part.out_of_range;
+        self.counts.rejected += part.rejects.len() as u64;
+        for r in &part.rejects {
+            *self.by_reason.entry(r.reason.code()).or_default() += 1;
+        }
+        self.tallies.absorb(part.tallies);
+        if !part.rejects.is_empty() {
+            self.rejects.write(report::reject_table(&part.rejects))?;
+        }
+        if let Some(sink) = self.line_items.as_mut() {
+            sink.write(part.line_items)?;
+        }
+        Ok(())
+    }
+
+    /// Rejects that are not input rows (derived copy windows): written, not counted.
+    pub(super) fn write_rejects(&mut self, rejects: Vec<Reject>) -> Result<()> {
+        for r in &rejects {
+            *self.by_reason.entry(r.reason.code()).or_default() += 1;
+        }
+        if !rejects.is_empty() {
+            self.rejects.write(report::reject_table(&rejects))?;
+        }
+        Ok(())
+    }
+}
+
+/// The first pass of `--dedup disk`: every request id with its row ordinal, spilled
+/// by hash part, then the ordinals of repeated ids with their first copies' ordinals,
+/// sorted. Reads the inputs exactly as the run will (same readers, same order), so
+/// ordinals match row for row.
+fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<Vec<(u64, u64)>> {
+    let mut spill = Spill::create(dir)?;
+    let mut ordinal = 0u64;
+    let progress = Progress::new(files.iter().map(|f| f.bytes).sum(), cfg.quiet);
+    for file in files {
+        // The run's own reader (a reading thread overlaps the spilling), so ordinals
+        // are the run's row for row; of Parquet only the id column is decoded.
+        let ids_only = ingest::Projection::RequestIds;
+        ingest::read_projected(file, cfg.batch_rows, ids_only, |batch| {
+            let err = |e| Error::input(&file.path, e);
+            let ids = Texts::of(batch.frame.column("request_id").map_err(err)?).map_err(err)?;
+            let claimed = match batch.unreadable.is_empty() {
+                true => None,
+                // Readers that reject records also number rows.
+                false => {
+                    let rows = batch.frame.column(ROW_COLUMN).and_then(|c| c.i64());
+                    in_claim_order(&ids, &Ints::of(rows.map_err(err)?), &batch.unreadable)
+                }
+            };
+            let ids = claimed.map_or(ids, |(_, ids)| ids);
+            spill.push_batch(&ids, ordinal)?;
+            ordinal += ids.len() as u64;
+            progress.file_at(batch.consumed);
+            Ok(())
+        })?;
+        progress.file_done(file.bytes);
+    }
+    progress.finish();
+    let duplicates = spill.duplicates();
+    std::fs::remove_dir_all(dir).ok();
+    duplicates
+}
+
+/// Row ranges for parallel rating: a few per thread, none tiny.
+fn slices(len: usize, threads: usize) -> Vec<Range<usize>> {
+    let size = len.div_ceil(threads.max(1) * 4).max(4096);
+    (0..len)
+        .step_by(size)
+        .map(|start| start..(start + size).min(len))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slices;
+
+    #[test]
+    fn slices_cover_every_row_once() {
+        for (len, threads) in [(0, 2), (1, 1), (10_000, 2), (100_003, 8)] {
+            let s = slices(len, threads);
+            assert_eq!(s.iter().map(|r| r.len()).sum::<usize>(), len);
+            assert!(s.windows(2).all(|w| w[0].end == w[1].start));
+        }
+    }
+}
