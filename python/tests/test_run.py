@@ -43,6 +43,17 @@ def test_rejected_rows_give_exit_code_1_and_options_pass_through(tmp_path):
         billrun.run(usage, out=tmp_path / "p", threads=0)
 
 
+def test_a_window_is_given_as_from_and_to(tmp_path):
+    usage = tmp_path / "u.csv"
+    usage.write_text("timestamp,region,model_id,input_tokens\n"
+                     "2025-11-01T00:00:00Z,us-east-1,amazon.nova-lite-v1:0,1000\n"
+                     "2025-11-02T00:00:00Z,us-east-1,amazon.nova-lite-v1:0,1000\n")
+    result = billrun.run(usage, out=tmp_path / "o", from_="2025-11-02", to="2025-11-03",
+                         quiet=True)
+    assert (result.manifest["rows"]["priced"], result.manifest["rows"]["out_of_range"]) == (1, 1)
+    assert result.manifest["options"]["from"].startswith("2025-11-02")
+
+
 def test_one_process_runs_billrun_again_on_the_same_pools(tmp_path):
     usage = FIXTURES / "bills" / "usage.csv"
     first = billrun.run(usage, out=tmp_path / "a", quiet=True)

@@ -8,7 +8,8 @@
     result.totals         # exact totals by currency, as decimal.Decimal
 
 Each keyword is the `billrun run` flag of the same name (`group_by="model_id,day"`
-is `--group-by model_id,day`; `True` a bare flag; a list repeats the flag). The
+is `--group-by model_id,day`; `from_`/`to` are `--from`/`--to`; `True` a bare
+flag; a list repeats the flag). The
 work runs in Rust with the GIL released. A fatal error (exit 2 of the command) raises
 `BillrunError` with billrun's message; an argument `billrun run` refuses raises
 `ValueError`.
@@ -38,7 +39,8 @@ class RunResult:
 def _flags(options):
     args = []
     for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
+        # `from_` for `--from` (a Python keyword): a trailing underscore is dropped.
+        flag = "--" + name.removesuffix("_").replace("_", "-")
         if value is None or value is False:
             continue
         if value is True:
