@@ -8,7 +8,7 @@ GEN := $(CARGO_TARGET_DIR)/release/gen-usage
 BENCH_ROWS ?= 2000000
 BENCH_LOG_ROWS ?= 500000
 
-.PHONY: build demo test lint focus-check bench bench-peer catalog clean
+.PHONY: build demo test lint focus-check bench bench-peer catalog wheel clean
 
 build:
 	cargo build --release --locked --bins
@@ -36,6 +36,11 @@ catalog: build
 ## Unit, integration and property tests (release profile: shares the build).
 test:
 	cargo test --release --locked
+
+## The Python package as a manylinux_2_28 wheel for Glue 5 / EMR 7 (docs/aws.md):
+## zig compiles and links, in a target directory of its own (a cold build).
+wheel:
+	bash tools/wheel.sh
 
 ## FOCUS 1.2 validation of the fixtures' focus.parquet with the FinOps Foundation's
 ## focus-validator, and DuckDB reading every Parquet report (needs Python >= 3.12;

@@ -89,6 +89,9 @@ assert any("permission-check" in s for s in skipped), skipped
 w = json.load(open(f"{sys.argv[1]}/window-s3/manifest.json"))
 assert len(w["inputs"]) < len(objs), "the window read fewer objects than the whole tree"
 assert all("/2025/11/01/08/" in i["path"] for i in w["inputs"]), [i["path"] for i in w["inputs"]]
+c = json.load(open(f"{sys.argv[1]}/capacity-s3/manifest.json"))
+pt = [i for i in c["inputs"] if i["path"].startswith("s3://")]
+assert pt and all(i["bytes"] > 0 for i in pt), f"a capacity table from S3 has its size: {pt}"
 print(f"  manifest: {len(objs)} objects with ETags; window read {len(w['inputs'])}; permission check skipped")
 PY
 # reconcile --bill s3://prefix = --bill the same file on disk.

@@ -43,7 +43,7 @@ impl<'t> Record<'t> {
 impl RecordTable {
     /// Reads `path`; a missing required column is fatal, naming the columns found.
     pub fn read(path: &Path, required: &[&str]) -> Result<RecordTable> {
-        let (names, rows) = match InputKind::of(path) {
+        let (names, rows, bytes) = match InputKind::of(path) {
             Some(InputKind::Parquet) => read_parquet(path)?,
             Some(InputKind::Csv) | Some(InputKind::CsvGz) => read_csv(path)?,
             _ => {
@@ -65,10 +65,6 @@ impl RecordTable {
                 found: names.join(", "),
             });
         }
-        let bytes = match super::s3::is_s3(path) {
-            true => 0,
-            false => std::fs::metadata(path).map_or(0, |m| m.len()),
-        };
         Ok(RecordTable {
             path: path.to_path_buf(),
             bytes,
@@ -94,19 +90,24 @@ impl RecordTable {
     }
 }
 
-/// The table's bytes: a local file, or an `s3://` object read whole (these tables
-/// are small).
-fn open(path: &Path) -> Result<Box<dyn Read>> {
+/// Column names, rows as text, and the size of the file or object as stored.
+type Read3 = (Vec<String>, Vec<Vec<String>>, u64);
+
+/// The table's bytes and their size as stored: a local file, or an `s3://` object
+/// read whole (these tables are small).
+fn open(path: &Path) -> Result<(Box<dyn Read>, u64)> {
     if super::s3::is_s3(path) {
         let bytes = super::s3::fetch(&path.to_string_lossy())?;
-        return Ok(Box::new(std::io::Cursor::new(bytes)));
+        let len = bytes.len() as u64;
+        return Ok((Box::new(std::io::Cursor::new(bytes)), len));
     }
     let file = File::open(path).map_err(|e| Error::input(path, e))?;
-    Ok(Box::new(file))
+    let len = file.metadata().map_or(0, |m| m.len());
+    Ok((Box::new(file), len))
 }
 
-fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
-    let file = open(path)?;
+fn read_csv(path: &Path) -> Result<Read3> {
+    let (file, bytes) = open(path)?;
     let source: Box<dyn Read> = match InputKind::of(path) {
         Some(InputKind::CsvGz) => Box::new(MultiGzDecoder::new(file)),
         _ => Box::new(file),
@@ -127,13 +128,13 @@ fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
                 .map_err(|e| Error::input(path, e))
         })
         .collect::<Result<_>>()?;
-    Ok((names, rows))
+    Ok((names, rows, bytes))
 }
 
-fn read_parquet(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+fn read_parquet(path: &Path) -> Result<Read3> {
     let mut bytes = Vec::new();
-    open(path)?
-        .read_to_end(&mut bytes)
+    let (mut file, size) = open(path)?;
+    file.read_to_end(&mut bytes)
         .map_err(|e| Error::input(path, e))?;
     let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
@@ -151,7 +152,7 @@ fn read_parquet(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     let rows = (0..df.height())
         .map(|i| columns.iter().map(|c| c[i].clone()).collect())
         .collect();
-    Ok((names, rows))
+    Ok((names, rows, size))
 }
 
 /// A column as text: instants in RFC 3339 (UTC), integers and strings as written.
