@@ -7,7 +7,8 @@
 # to billrun reading the same files on disk, with and without a --from/--to window
 # (which prunes the hour folders listed), with credentials from the environment and
 # from a shared credentials file with a profile; the manifest records each object's
-# ETag; a missing bucket and a missing prefix are errors naming them.
+# ETag; a missing bucket, a missing prefix, access denied (IAM enforced on a second
+# server) and an object deleted mid-run are errors naming them.
 # Exit 3 when no Python is available (the caller says so loudly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -134,6 +135,42 @@ expect_error "missing bucket" "s3://no-such-bucket/AWSLogs/: .*no such bucket" s
 expect_error "no credentials" "no credentials" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
   AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null "$bin" run s3://bedrock-logs/tables
 expect_error "empty prefix" "no usage file found" s3://bedrock-logs/nothing-here/
+# Access denied, with IAM enforced: a second moto server takes the first 7 requests
+# (the set-up) unsigned, then checks every signature and policy. A user with no
+# policy may not list; a user allowed to list but not to read gets past the listing
+# and is refused the object; an unknown key is refused as credentials.
+aport=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+INITIAL_NO_AUTH_ACTION_COUNT=7 "$venv/bin/moto_server" -H 127.0.0.1 -p "$aport" > "$work/moto-auth.log" 2>&1 &
+moto_auth=$!
+trap 'kill $moto $moto_auth 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do
+  "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $aport), 1)" 2>/dev/null && break
+  sleep 0.2
+done
+"$venv/bin/python" - "$aport" "$work" <<'PY'
+import boto3, json, sys
+kw = dict(endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1")
+s3, iam = boto3.client("s3", **kw), boto3.client("iam", **kw)
+s3.create_bucket(Bucket="locked")
+s3.upload_file("fixtures/usage/2025-11-01.csv", "locked", "tables/usage.csv")
+for user in ["outsider", "lister"]:
+    iam.create_user(UserName=user)
+policy = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::locked"}]}
+iam.put_user_policy(UserName="lister", PolicyName="list-only", PolicyDocument=json.dumps(policy))
+for user in ["outsider", "lister"]:
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    open(f"{sys.argv[2]}/{user}.key", "w").write(f"{k['AccessKeyId']} {k['SecretAccessKey']}\n")
+PY
+read -r oid osecret < "$work/outsider.key"
+read -r lid lsecret < "$work/lister.key"
+auth=(env AWS_ENDPOINT_URL="http://127.0.0.1:$aport")
+expect_error "access denied (listing)" "s3://locked/tables/: .*access denied" \
+  "${auth[@]}" AWS_ACCESS_KEY_ID="$oid" AWS_SECRET_ACCESS_KEY="$osecret" "$bin" run s3://locked/tables/
+expect_error "access denied (object)" "s3://locked/tables/usage.csv: .*access denied" \
+  "${auth[@]}" AWS_ACCESS_KEY_ID="$lid" AWS_SECRET_ACCESS_KEY="$lsecret" "$bin" run s3://locked/tables/
+expect_error "unknown access key" "credentials were refused" \
+  "${auth[@]}" AWS_ACCESS_KEY_ID=AKIANOSUCHKEY AWS_SECRET_ACCESS_KEY=x "$bin" run s3://locked/tables/
 # An object listed, then deleted before it is read: a large first object keeps the
 # run busy while the second is deleted.
 "$gen" 300000 "$work/biglogs" logs > /dev/null
