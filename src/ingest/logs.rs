@@ -204,8 +204,14 @@ fn split_document(
     text: &[u8],
     first_line: i64,
 ) -> (Vec<(i64, std::ops::Range<usize>)>, Vec<Unreadable>) {
-    let line_at =
-        |offset: usize| first_line + text[..offset].iter().filter(|b| **b == b'\n').count() as i64;
+    // Offsets come in increasing order: count the newlines between one and the next
+    // (counting from the start each time took 9 minutes for a 30 MB array).
+    let (mut line, mut counted) = (first_line, 0usize);
+    let mut line_at = |offset: usize| {
+        line += memchr::memchr_iter(b'\n', &text[counted..offset]).count() as i64;
+        counted = offset;
+        line
+    };
     let (spans, trailing) = value_spans(text);
     let records = spans.into_iter().map(|r| (line_at(r.start), r)).collect();
     let problems = trailing
