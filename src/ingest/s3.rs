@@ -16,7 +16,7 @@ use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -382,8 +382,8 @@ pub enum Stream {
 /// spend a day's run waiting on first bytes.
 struct Prefetch {
     order: Vec<Object>,
-    at: std::collections::HashMap<String, usize>,
-    fetching: std::collections::HashMap<usize, tokio::task::JoinHandle<Result<bytes::Bytes>>>,
+    at: HashMap<String, usize>,
+    fetching: HashMap<usize, tokio::task::JoinHandle<Result<bytes::Bytes>>>,
 }
 
 const AHEAD: usize = 8;
@@ -510,7 +510,9 @@ impl Read for Stream {
 /// page by page. Reads go through a small cache of aligned blocks (each column is
 /// read forward from its own place, so one block per column is live at a time): no
 /// byte is fetched twice while its block is cached, memory holds at most `BLOCKS`
-/// blocks, and a large read goes straight to S3.
+/// blocks (cached or in flight), and a large read goes straight to S3. A block read
+/// from S3 starts the fetch of the `READ_AHEAD` blocks after it, so the network
+/// works while the reader decodes.
 pub struct Ranged(Arc<RangedInner>);
 
 struct RangedInner {
@@ -520,11 +522,15 @@ struct RangedInner {
     key: Key,
     /// (block index, bytes, last use).
     cache: std::sync::Mutex<Vec<(u64, bytes::Bytes, u64)>>,
+    /// Blocks being fetched ahead of the reader.
+    ahead:
+        std::sync::Mutex<HashMap<u64, tokio::task::JoinHandle<object_store::Result<bytes::Bytes>>>>,
     clock: std::sync::atomic::AtomicU64,
 }
 
 const BLOCK: u64 = 1 << 21;
 const BLOCKS: usize = 32;
+const READ_AHEAD: u64 = 4;
 
 pub fn ranged(object: &Object) -> Result<Ranged> {
     let rt = runtime()?;
@@ -535,6 +541,7 @@ pub fn ranged(object: &Object) -> Result<Ranged> {
         key: Key::from(object.key.as_str()),
         object: object.clone(),
         cache: Default::default(),
+        ahead: Default::default(),
         clock: Default::default(),
     })))
 }
@@ -560,8 +567,13 @@ impl RangedInner {
             hit.2 = now;
             return Ok(hit.1.clone());
         }
-        let start = index * BLOCK;
-        let bytes = self.fetch(start..(start + BLOCK).min(self.object.size))?;
+        let in_flight = self.ahead.lock().ok().and_then(|mut a| a.remove(&index));
+        let bytes = match in_flight.map(|task| self.rt.block_on(task)) {
+            Some(Ok(Ok(bytes))) => bytes,
+            // A failed or cancelled read-ahead is read again here, and fails here.
+            _ => self.fetch(self.block_range(index))?,
+        };
+        self.read_ahead(index);
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= BLOCKS
                 && let Some(oldest) = (0..cache.len()).min_by_key(|&i| cache[i].2)
@@ -571,6 +583,34 @@ impl RangedInner {
             cache.push((index, bytes.clone(), now));
         }
         Ok(bytes)
+    }
+
+    fn block_range(&self, index: u64) -> Range<u64> {
+        let start = index * BLOCK;
+        start..(start + BLOCK).min(self.object.size)
+    }
+
+    /// Starts fetching the blocks after `index` that are neither cached nor in
+    /// flight, while the cache and the fetches together stay within `BLOCKS`.
+    fn read_ahead(&self, index: u64) {
+        let (Ok(cache), Ok(mut ahead)) = (self.cache.lock(), self.ahead.lock()) else {
+            return;
+        };
+        for next in index + 1..=index + READ_AHEAD {
+            if next * BLOCK >= self.object.size
+                || ahead.contains_key(&next)
+                || cache.iter().any(|(i, _, _)| *i == next)
+                || ahead.len() + cache.len() >= BLOCKS
+            {
+                continue;
+            }
+            let (store, key, range) =
+                (self.store.clone(), self.key.clone(), self.block_range(next));
+            let task = self
+                .rt
+                .spawn(async move { store.get_range(&key, range).await });
+            ahead.insert(next, task);
+        }
     }
 
     fn bytes(&self, start: u64, length: usize) -> ParquetResult<bytes::Bytes> {
