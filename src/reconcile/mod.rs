@@ -124,6 +124,11 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
     let (ours, shares, line_items) = ours::read(&args.run, by)?;
     let mut theirs: BTreeMap<Key, Theirs> = BTreeMap::new();
     let mut adjustments: BTreeMap<Key, Theirs> = BTreeMap::new();
+    // Unmapped rows go to their table as they are found, a chunk at a time: a bill
+    // of a model the aliases do not know yet can be mostly unmapped.
+    let staging = Staging::create(&out)?;
+    let (unmapped_schema, _) = unmapped_table(&[]);
+    let mut unmapped_sink = sink::open(format, staging.path(), "unmapped", &unmapped_schema)?;
     let mut unmapped = Vec::new();
     let mut counts = BillCounts::default();
     let mut bills = Vec::new();
@@ -162,6 +167,10 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
                         unblended: row.get(bill::Field::Unblended).to_string(),
                         net: row.get(bill::Field::Net).to_string(),
                     });
+                    if unmapped.len() >= UNMAPPED_CHUNK {
+                        unmapped_sink.write(unmapped_table(&unmapped).1)?;
+                        unmapped.clear();
+                    }
                 }
             }
             Ok(())
@@ -172,24 +181,28 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
 
     let compared = compare(&ours, &theirs, &adjustments, tolerance);
     let totals = totals(&compared)?;
-    let staging = Staging::create(&out)?;
-    let mut files = Vec::new();
-    let mut write = |stem: &str, schema: &Schema, table: Table| -> Result<()> {
+    if !unmapped.is_empty() {
+        unmapped_sink.write(unmapped_table(&unmapped).1)?;
+    }
+    let unmapped_rows = unmapped_sink.finish()?;
+    let listed = |stem: &str, rows: u64| {
+        let name = format!("{stem}.{}", format.extension());
+        serde_json::json!({"name": name, "rows": rows})
+    };
+    let write = |stem: &str, schema: &Schema, table: Table| -> Result<serde_json::Value> {
         let mut sink = sink::open(format, staging.path(), stem, schema)?;
         sink.write(table)?;
-        let rows = sink.finish()?;
-        let name = format!("{stem}.{}", format.extension());
-        files.push(serde_json::json!({"name": name, "rows": rows}));
-        Ok(())
+        Ok(listed(stem, sink.finish()?))
     };
     let (schema, table) = reconcile_table(&compared);
-    write("reconcile", &schema, table)?;
-    let (schema, table) = unmapped_table(&unmapped);
-    write("unmapped", &schema, table)?;
+    let mut files = vec![
+        write("reconcile", &schema, table)?,
+        listed("unmapped", unmapped_rows),
+    ];
     if let Some(by) = by {
         let rows = true_up(&compared, &shares)?;
         let (schema, table) = trueup_table(by, &rows);
-        write("trueup", &schema, table)?;
+        files.push(write("trueup", &schema, table)?);
     }
 
     let mut by_status: BTreeMap<&str, u64> = STATUSES.iter().map(|s| (*s, 0)).collect();
@@ -451,6 +464,9 @@ fn reconcile_table(rows: &[Compared]) -> (Schema, Table) {
     let table = table_of(&schema, values);
     (schema, table)
 }
+
+/// Unmapped rows per table chunk written.
+const UNMAPPED_CHUNK: usize = 65_536;
 
 fn unmapped_table(rows: &[Unmapped]) -> (Schema, Table) {
     use Kind::{Int, Text};
