@@ -195,7 +195,20 @@ pub(super) fn csv_batches(
     );
     let mut next_row = 1i64;
     while let Some(chunk) = chunker.next_chunk(&mut input, batch_rows).map_err(io)? {
+        let unterminated = chunk.unterminated;
         let (chunk, rows, unreadable) = split_ragged(chunk, &names, &mut next_row);
+        if unterminated {
+            // Every line after the opening quote is inside it: nothing there can be
+            // told apart as a row, so the file is refused rather than half read.
+            let last = rows.last().copied().into_iter();
+            let row = last.chain(unreadable.iter().map(|u| u.row)).max();
+            let at = Locus::Row {
+                row: row.unwrap_or(next_row).max(0) as u64,
+                column: None,
+            };
+            let msg = "a quoted field opened in this row does not close (an unbalanced `\"`: the file ends, or 64 MiB pass, inside it), so no row after it can be told apart";
+            return Err(Error::input_at(&file.path, at, msg.to_string()));
+        }
         let raw = CsvReadOptions::default()
             .with_has_header(false)
             .with_schema(Some(schema.clone()))
@@ -207,6 +220,7 @@ pub(super) fn csv_batches(
                     row: first.max(0) as u64,
                     column: None,
                 };
+                let e = crate::error::clip(&e.to_string());
                 Error::input_at(&file.path, at, format!("in the rows from here: {e}"))
             })?;
         if raw.height() != rows.len() {
@@ -236,6 +250,7 @@ fn split_ragged(
     let Chunk {
         bytes: chunk,
         records,
+        ..
     } = chunk;
     let all_utf8 = std::str::from_utf8(&chunk).is_ok();
     let mut rows = Vec::new();
@@ -353,6 +368,8 @@ impl<R: Read> Read for LoneCr<R> {
 struct Chunk {
     bytes: Vec<u8>,
     records: Vec<(Range<usize>, usize)>,
+    /// The input ended inside a quoted field: its last record never closes.
+    unterminated: bool,
 }
 
 /// Cuts a CSV byte stream into chunks of whole records, counting each record's fields
@@ -367,6 +384,9 @@ struct RecordChunker {
 
 impl RecordChunker {
     const READ_SIZE: usize = 1 << 20;
+    /// A record still inside quotes after this many bytes is refused as unbalanced
+    /// (no usage record comes near it).
+    const MAX_QUOTED: usize = 64 << 20;
 
     /// The next `records` records (fewer at the end of input), or `None` when done.
     fn next_chunk(
@@ -392,6 +412,7 @@ impl RecordChunker {
                             return Ok(Some(Chunk {
                                 bytes,
                                 records: found,
+                                unterminated: false,
                             }));
                         }
                     }
@@ -399,6 +420,17 @@ impl RecordChunker {
                 }
             }
             scanned = self.carry.len();
+            if self.in_quotes && scanned - start > Self::MAX_QUOTED {
+                // An unbalanced quote would otherwise hold the rest of the file.
+                let bytes = std::mem::take(&mut self.carry);
+                found.push((start..bytes.len(), fields));
+                self.done = true;
+                return Ok(Some(Chunk {
+                    bytes,
+                    records: found,
+                    unterminated: true,
+                }));
+            }
             if self.done {
                 let bytes = std::mem::take(&mut self.carry);
                 if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -410,6 +442,7 @@ impl RecordChunker {
                 return Ok(Some(Chunk {
                     bytes,
                     records: found,
+                    unterminated: self.in_quotes,
                 }));
             }
             let mut buf = vec![0; Self::READ_SIZE];
@@ -444,6 +477,18 @@ mod tests {
         assert_eq!(chunks(text, 1).len(), 4);
         assert_eq!(chunks("a\n\n", 5), ["a\n\n"]);
         assert!(chunks("", 5).is_empty());
+    }
+
+    #[test]
+    fn input_ending_inside_quotes_is_flagged_and_balanced_input_is_not() {
+        let next = |text: &[u8]| {
+            let mut input = text;
+            let c = RecordChunker::default().next_chunk(&mut input, 100);
+            c.unwrap().unwrap().unterminated
+        };
+        assert!(next(b"a,b\n1,\"x\n2,y\n"));
+        assert!(!next(b"a,b\n1,\"x\n2\",y\n"));
+        assert!(!next(b"a,b\n1,\"say \"\"hi\"\"\"\n"));
     }
 
     #[test]

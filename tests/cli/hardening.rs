@@ -454,3 +454,26 @@ fn a_run_that_reads_no_row_while_skipping_files_fails() {
     std::fs::remove_file(d.join("usage.txt")).unwrap();
     assert_eq!(run_csv(&[&d], &[]).0.status.code(), Some(0));
 }
+
+#[test]
+fn an_unbalanced_quote_is_an_error_naming_its_row_not_a_swallowed_file() {
+    // Before: every line after the quote became one field; polars' error quoted
+    // all of them (megabytes of stderr) and named the chunk's first row.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = format!("{HEADER}\n{}\n", row("a"));
+    text.push_str(&row("b").replacen(",us-east-1", ",\"us-east-1", 1));
+    text.push('\n');
+    for i in 0..2000 {
+        text.push_str(&row(&format!("c{i}")));
+        text.push('\n');
+    }
+    let input = write(&tmp.path().join("quote.csv"), text);
+    let (o, _) = run_csv(&[&input], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.len() < 1000, "{} bytes of stderr", err.len());
+    assert!(
+        err.contains("row 2:") && err.contains("unbalanced"),
+        "{err}"
+    );
+}
