@@ -102,6 +102,8 @@ pub fn read_records(mut input: impl Read, batch_rows: usize, emit: &mut dyn FnMu
     let mut line_no = 0i64;
     let (mut first, mut bom_checked) = (true, false);
     let mut trailing: Vec<Unreadable> = Vec::new();
+    // Inside a line longer than `MAX_LINE`, which is dropped as it is read.
+    let mut skipping = false;
     loop {
         if buf.len() - filled < READ_STEP {
             buf.resize(filled + READ_STEP, 0); // a line longer than the buffer
@@ -116,14 +118,49 @@ pub fn read_records(mut input: impl Read, batch_rows: usize, emit: &mut dyn FnMu
                 break;
             }
         };
-        let end = filled + read;
-        for at in memchr::memchr_iter(b'\n', &buf[filled..end]) {
+        let mut end = filled + read;
+        let mut scan = filled;
+        if skipping {
+            match memchr::memchr(b'\n', &buf[filled..end]) {
+                None => end = filled, // more of the over-long line: dropped
+                Some(at) => {
+                    line_no += 1;
+                    trailing.push(too_long(line_no));
+                    (skipping, open, scan) = (false, filled + at + 1, filled + at + 1);
+                }
+            }
+        }
+        for at in memchr::memchr_iter(b'\n', &buf[scan..end]) {
             line_no += 1;
-            lines.push((line_no, open..filled + at));
-            open = filled + at + 1;
+            if scan + at - open > MAX_LINE {
+                if first && opens_array(&buf, &lines, open..scan + at) {
+                    let mut rest = buf[open..end].to_vec();
+                    read_document(&mut rest, &mut input, line_no, trailing, emit);
+                    return;
+                }
+                trailing.push(too_long(line_no));
+            } else {
+                lines.push((line_no, open..scan + at));
+            }
+            open = scan + at + 1;
         }
         filled = end;
         let eof = read == 0;
+        if eof && skipping {
+            line_no += 1;
+            trailing.push(too_long(line_no));
+        }
+        if !skipping && filled - open > MAX_LINE {
+            if first && opens_array(&buf, &lines, open..filled) {
+                // A JSON array on one line: a document, read whole as documented.
+                let mut rest = buf[open..filled].to_vec();
+                read_document(&mut rest, &mut input, line_no + 1, trailing, emit);
+                return;
+            }
+            // No record comes near this size (Bedrock moves bodies over 100 KB to
+            // data/ objects): the line is rejected and skipped, not held.
+            (skipping, filled) = (true, open);
+        }
         if eof && open < filled {
             line_no += 1; // the last line has no newline
             lines.push((line_no, open..filled));
@@ -142,16 +179,7 @@ pub fn read_records(mut input: impl Read, batch_rows: usize, emit: &mut dyn FnMu
                 first = false;
                 if starts_document(&buf[r.clone()]) {
                     let mut rest = buf[r.start..filled].to_vec();
-                    if let Err(e) = input.read_to_end(&mut rest) {
-                        trailing.push(Unreadable::new(
-                            n,
-                            Reason::CorruptFile,
-                            format!("input is truncated or corrupt: {e}"),
-                        ));
-                    }
-                    let (records, problems) = split_document(&rest, n);
-                    trailing.extend(problems);
-                    emit(parse_batch(&rest, &records, trailing));
+                    read_document(&mut rest, &mut input, n, trailing, emit);
                     return;
                 }
             }
@@ -185,6 +213,50 @@ pub fn read_records(mut input: impl Read, batch_rows: usize, emit: &mut dyn FnMu
     if !trailing.is_empty() {
         emit(parse_batch(&buf, &[], trailing));
     }
+}
+
+/// A line longer than this is not a record: rejected and skipped as it is read.
+const MAX_LINE: usize = 64 << 20;
+
+/// Whether `line`, after only blank `lines`, opens a JSON array (a document).
+fn opens_array(
+    buf: &[u8],
+    lines: &[(i64, std::ops::Range<usize>)],
+    line: std::ops::Range<usize>,
+) -> bool {
+    let head = buf[line].trim_ascii_start();
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let blank = |(_, r): &(i64, std::ops::Range<usize>)| buf[r.clone()].trim_ascii().is_empty();
+    head.starts_with(b"[") && lines.iter().all(blank)
+}
+
+fn too_long(line: i64) -> Unreadable {
+    let message = format!(
+        "a line of more than {} MiB is not an invocation-log record; skipped unread",
+        MAX_LINE >> 20
+    );
+    Unreadable::new(line, Reason::BadJson, message)
+}
+
+/// The rest of a file that is one JSON document (`text` holds its start, from line
+/// `first_line`), read whole and parsed element by element.
+fn read_document(
+    text: &mut Vec<u8>,
+    input: &mut impl Read,
+    first_line: i64,
+    mut trailing: Vec<Unreadable>,
+    emit: &mut dyn FnMut(Batch) -> bool,
+) {
+    if text.starts_with(b"\xEF\xBB\xBF") {
+        text.drain(..3); // a UTF-8 byte order mark
+    }
+    if let Err(e) = input.read_to_end(text) {
+        let message = format!("input is truncated or corrupt: {e}");
+        trailing.push(Unreadable::new(first_line, Reason::CorruptFile, message));
+    }
+    let (records, problems) = split_document(text, first_line);
+    trailing.extend(problems);
+    emit(parse_batch(text, &records, trailing));
 }
 
 /// A first line that opens a JSON array, or an object that does not close on it

@@ -319,3 +319,46 @@ proptest! {
         prop_assert_eq!(outcome(&read_trickled(&text, step, false, batch)), whole);
     }
 }
+
+#[test]
+fn a_line_longer_than_the_limit_is_rejected_and_skipped_not_held() {
+    let long = "x".repeat(MAX_LINE + 10);
+    let second = RECORD.replace("r-1", "r-2");
+    for (text, expected_reject) in [
+        (format!("{RECORD}\n{long}\n{second}\n"), 2),
+        (format!("{RECORD}\n{second}\n{long}"), 3),
+    ] {
+        let (rows, rejects) = outcome(&read_trickled(text.as_bytes(), 1 << 20, false, 10));
+        let ids: Vec<_> = rows.iter().map(|(_, id)| id.clone().unwrap()).collect();
+        assert_eq!(ids, ["r-1", "r-2"]);
+        assert_eq!(rejects, [(expected_reject, "bad_json")]);
+    }
+    // The line after the long one keeps its number; the reject says why.
+    let text = format!("{RECORD}\n{long}\n{second}\n");
+    let batches = read_all(text.as_bytes(), 10);
+    assert_eq!(outcome(&batches).0[1].0, 3);
+    let messages: Vec<_> = batches
+        .iter()
+        .flat_map(|b| &b.unreadable)
+        .map(|u| &u.message)
+        .collect();
+    assert!(messages[0].contains("more than 64 MiB"), "{messages:?}");
+}
+
+#[test]
+fn a_json_array_on_one_long_line_is_still_a_document() {
+    let n = MAX_LINE / RECORD.len() + 10;
+    let mut text = String::from("[");
+    for i in 0..n {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&RECORD.replace("\"r-1\"", &format!("\"r-{i}\"")));
+    }
+    text.push(']');
+    for ending in ["", "\n"] {
+        let text = format!("{text}{ending}");
+        let (rows, rejects) = outcome(&read_all(text.as_bytes(), 1_000_000));
+        assert_eq!((rows.len(), rejects.len()), (n, 0));
+    }
+}
