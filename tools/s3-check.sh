@@ -20,14 +20,19 @@ if ! [ -x "$venv/bin/moto_server" ]; then
   "$python" -m venv "$venv" && "$venv/bin/pip" install -q 'moto[server]==5.*' || exit 3
 fi
 work=$(mktemp -d)
-port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1 &
-moto=$!
-trap 'kill $moto 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do
-  "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
-  sleep 0.2
-done
+servers=()
+trap 'kill "${servers[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+start_moto() {  # NAME [ENV=VALUE...]: a moto server on a free port of 127.0.0.1, its port in $port
+  local name=$1; shift
+  port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  env "$@" "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$work/$name.log" 2>&1 &
+  servers+=($!)
+  for _ in $(seq 50); do
+    "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
+    sleep 0.2
+  done
+}
+start_moto moto
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 # No instance-metadata lookups from here.
@@ -139,14 +144,9 @@ expect_error "empty prefix" "no usage file found" s3://bedrock-logs/nothing-here
 # (the set-up) unsigned, then checks every signature and policy. A user with no
 # policy may not list; a user allowed to list but not to read gets past the listing
 # and is refused the object; an unknown key is refused as credentials.
-aport=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-INITIAL_NO_AUTH_ACTION_COUNT=7 "$venv/bin/moto_server" -H 127.0.0.1 -p "$aport" > "$work/moto-auth.log" 2>&1 &
-moto_auth=$!
-trap 'kill $moto $moto_auth 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do
-  "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $aport), 1)" 2>/dev/null && break
-  sleep 0.2
-done
+main_port=$port
+start_moto moto-auth INITIAL_NO_AUTH_ACTION_COUNT=7
+aport=$port port=$main_port
 "$venv/bin/python" - "$aport" "$work" <<'PY'
 import boto3, json, sys
 kw = dict(endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1")
