@@ -6,7 +6,6 @@
 
 use super::InputKind;
 use crate::error::{Error, Result};
-use crate::time::format_instant;
 use flate2::read::MultiGzDecoder;
 use polars::prelude::*;
 use std::collections::HashMap;
@@ -159,15 +158,21 @@ fn read_parquet(path: &Path) -> Result<Read3> {
 fn as_text(c: &Column) -> PolarsResult<Vec<String>> {
     if let DataType::Datetime(unit, _) = c.dtype() {
         let to_micros = |v: i64| match unit {
-            TimeUnit::Nanoseconds => v.div_euclid(1000),
-            TimeUnit::Microseconds => v,
-            TimeUnit::Milliseconds => v * 1000,
+            TimeUnit::Nanoseconds => Some(v.div_euclid(1000)),
+            TimeUnit::Microseconds => Some(v),
+            TimeUnit::Milliseconds => v.checked_mul(1000),
+        };
+        // An instant RFC 3339 cannot write stays as written, so the record's
+        // validation rejects it instead of reading the epoch.
+        let text = |v: i64| match to_micros(v).and_then(crate::time::format_instant_checked) {
+            Some(t) => t,
+            None => format!("{v} {unit} after the epoch"),
         };
         let ca = c.datetime()?;
         return Ok(ca
             .physical()
             .iter()
-            .map(|v| v.map_or(String::new(), |v| format_instant(to_micros(v))))
+            .map(|v| v.map_or(String::new(), text))
             .collect());
     }
     let text = c.cast(&DataType::String)?;
@@ -176,4 +181,21 @@ fn as_text(c: &Column) -> PolarsResult<Vec<String>> {
         .iter()
         .map(|v| v.unwrap_or("").trim().to_string())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_instants_rfc_3339_cannot_write_stay_as_written() {
+        // Before: milliseconds times 1000 wrapped and printed as the epoch, which a
+        // capacity record's validation then read as 1970.
+        let ms = Int64Chunked::from_vec("t".into(), vec![1_761_984_000_000, 9_300_000_000_000_000])
+            .into_datetime(TimeUnit::Milliseconds, None);
+        let text = as_text(&Column::from(ms.into_series())).unwrap();
+        assert_eq!(text[0], "2025-11-01T08:00:00Z");
+        assert_eq!(text[1], "9300000000000000 ms after the epoch");
+        assert!(crate::time::parse_instant(&text[1]).is_none());
+    }
 }

@@ -669,6 +669,10 @@ fn validate<'r>(
             Reason::BadTimestamp,
             format!("timestamp \"{s}\" is not RFC 3339"),
         ),
+        BadInstant::OutOfRange(s) => (
+            Reason::BadTimestamp,
+            format!("timestamp {s} after the epoch is outside years 1-9999"),
+        ),
     })?;
     let region = Some(text(&cols.region, i))
         .filter(|s| !s.is_empty())

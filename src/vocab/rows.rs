@@ -179,17 +179,29 @@ pub enum Instants<'a> {
 pub enum BadInstant {
     Missing,
     Unparsable(String),
+    /// A typed instant outside years 1-9999, as written (value and unit).
+    OutOfRange(String),
 }
+
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in microseconds: the instants
+/// RFC 3339 can write (and BI tools read).
+const FIRST_MICROS: i64 = -62_135_596_800_000_000;
+const LAST_MICROS: i64 = 253_402_300_799_999_999;
 
 impl Instants<'_> {
     pub fn get(&self, i: usize) -> Result<i64, BadInstant> {
         match self {
-            Instants::Typed(v, unit) => match (v.get(i), unit) {
-                (None, _) => Err(BadInstant::Missing),
-                (Some(t), TimeUnit::Nanoseconds) => Ok(t.div_euclid(1000)),
-                (Some(t), TimeUnit::Microseconds) => Ok(t),
-                (Some(t), TimeUnit::Milliseconds) => Ok(t * 1000),
-            },
+            Instants::Typed(v, unit) => {
+                let t = v.get(i).ok_or(BadInstant::Missing)?;
+                let micros = match unit {
+                    TimeUnit::Nanoseconds => Some(t.div_euclid(1000)),
+                    TimeUnit::Microseconds => Some(t),
+                    TimeUnit::Milliseconds => t.checked_mul(1000),
+                };
+                micros
+                    .filter(|m| (FIRST_MICROS..=LAST_MICROS).contains(m))
+                    .ok_or_else(|| BadInstant::OutOfRange(format!("{t} {unit}")))
+            }
             Instants::Text(v) => match v.get(i).map(trimmed) {
                 None | Some("") => Err(BadInstant::Missing),
                 Some(s) => parse_instant(s).ok_or_else(|| BadInstant::Unparsable(s.to_string())),
@@ -274,6 +286,35 @@ fn instants(c: &Column) -> PolarsResult<Instants<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_instants_outside_years_1_to_9999_are_refused_not_wrapped() {
+        // Before: milliseconds times 1000 wrapped, and the row was priced at a
+        // nonsense instant (shown as the epoch).
+        let v = [
+            1_761_984_000_000,
+            9_300_000_000_000_000,
+            -9_300_000_000_000_000,
+        ];
+        let ca = Int64Chunked::from_vec("t".into(), v.to_vec());
+        let at = |unit, i| Instants::Typed(Ints::of(&ca), unit).get(i);
+        assert_eq!(
+            at(TimeUnit::Milliseconds, 0).ok(),
+            Some(1_761_984_000_000_000)
+        );
+        for i in [1, 2] {
+            assert!(matches!(
+                at(TimeUnit::Milliseconds, i),
+                Err(BadInstant::OutOfRange(_))
+            ));
+        }
+        // As microseconds the same value is in 2264: fine. Year 10000 is not.
+        assert!(at(TimeUnit::Microseconds, 1).is_ok());
+        let y10k = Int64Chunked::from_vec("t".into(), vec![LAST_MICROS, LAST_MICROS + 1]);
+        let at = |i| Instants::Typed(Ints::of(&y10k), TimeUnit::Microseconds).get(i);
+        assert!(at(0).is_ok());
+        assert!(matches!(at(1), Err(BadInstant::OutOfRange(_))));
+    }
 
     #[test]
     fn counts_accept_integers_only() {
