@@ -172,8 +172,9 @@ impl<'c> RunState<'c> {
                 rate_slice_with(&ctx, cache, &cols, &duplicate, range, source)
             })
             .collect();
+        let mut rejects = Vec::new();
         for part in rated {
-            self.merge(part)?;
+            rejects.extend(self.absorb(part)?);
         }
         // A rejected record whose id was claimed before is a duplicate, not a reject.
         let unreadable = batch.unreadable.iter().zip(&repeated);
@@ -184,11 +185,16 @@ impl<'c> RunState<'c> {
             reason: u.reason,
             message: u.message.clone(),
         });
-        self.merge(Rated {
+        rejects.extend(self.absorb(Rated {
             rejects: unreadable.collect(),
             ..Rated::default()
-        })?;
-        self.report_conflicts(&cols, &conflicts, source)?;
+        })?);
+        rejects.extend(self.conflict_rejects(&cols, &conflicts, source));
+        // In row order: the rows the reader refused, the rows rating refused and the
+        // conflicting duplicates are each other's neighbours (each row is one of them
+        // at most), so rejects read like the input whatever the batch size.
+        rejects.sort_by_key(|r| r.row);
+        self.write_table(&rejects)?;
         let read = (cols.len + batch.unreadable.len()) as u64;
         self.counts.read += read;
         Ok(read)
@@ -236,12 +242,12 @@ impl<'c> RunState<'c> {
     /// A duplicate whose usage differs from the first copy's is still a duplicate
     /// (the first wins), but is reported: a `duplicate_conflict` line in rejects,
     /// not counted as a rejected row.
-    fn report_conflicts(
+    fn conflict_rejects(
         &mut self,
         cols: &UsageColumns,
         rows: &[usize],
         source: &Arc<str>,
-    ) -> Result<()> {
+    ) -> Vec<Reject> {
         let conflicts: Vec<Reject> = rows
             .iter()
             .map(|&i| Reject {
@@ -253,10 +259,21 @@ impl<'c> RunState<'c> {
             })
             .collect();
         self.conflicts += conflicts.len() as u64;
-        self.write_rejects(conflicts)
+        for r in &conflicts {
+            *self.by_reason.entry(r.reason.code()).or_default() += 1;
+        }
+        conflicts
     }
 
+    /// Adds a rated part to the run and writes its rejects.
     pub(super) fn merge(&mut self, part: Rated) -> Result<()> {
+        let rejects = self.absorb(part)?;
+        self.write_table(&rejects)
+    }
+
+    /// Adds a rated part's counts, tallies and line items to the run; its rejects
+    /// are counted and handed back to be written.
+    fn absorb(&mut self, part: Rated) -> Result<Vec<Reject>> {
         for (key, mut times) in part.invocations {
             self.invocations.entry(key).or_default().append(&mut times);
         }
@@ -271,13 +288,17 @@ impl<'c> RunState<'c> {
             *self.by_reason.entry(r.reason.code()).or_default() += 1;
         }
         self.tallies.absorb(part.tallies);
-        if !part.rejects.is_empty() {
-            self.rejects.write(report::reject_table(&part.rejects))?;
-        }
         if let Some(sink) = self.line_items.as_mut() {
             sink.write(part.line_items)?;
         }
-        Ok(())
+        Ok(part.rejects)
+    }
+
+    fn write_table(&mut self, rejects: &[Reject]) -> Result<()> {
+        match rejects.is_empty() {
+            true => Ok(()),
+            false => self.rejects.write(report::reject_table(rejects)),
+        }
     }
 
     /// Rejects that are not input rows (derived copy windows): written, not counted.
@@ -285,10 +306,7 @@ impl<'c> RunState<'c> {
         for r in &rejects {
             *self.by_reason.entry(r.reason.code()).or_default() += 1;
         }
-        if !rejects.is_empty() {
-            self.rejects.write(report::reject_table(&rejects))?;
-        }
-        Ok(())
+        self.write_table(&rejects)
     }
 }
 

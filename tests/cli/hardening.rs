@@ -477,3 +477,37 @@ fn an_unbalanced_quote_is_an_error_naming_its_row_not_a_swallowed_file() {
         "{err}"
     );
 }
+
+#[test]
+fn rejects_are_in_row_order_whatever_the_batch_size() {
+    // Before: a batch wrote the rows rating refused, then those its reader refused,
+    // then conflicting duplicates, so the order of rejects.csv depended on
+    // --batch-rows.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lines = vec![HEADER.to_string()];
+    for i in 0..12 {
+        lines.push(match i % 4 {
+            0 => row(&format!("ok{i}")),
+            1 => row(&format!("bad{i}")).replace("amazon.nova-lite-v1:0", "no.such-model"),
+            2 => format!("{},extra", row(&format!("ragged{i}"))),
+            _ => row("ok0").replace(",4,38", ",5,38"), // a conflicting duplicate
+        });
+    }
+    let input = write(&tmp.path().join("mixed.csv"), lines.join("\n") + "\n");
+    let rejects = |batch: &str| {
+        let (o, dir) = run_csv(&[&input], &["--batch-rows", batch]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let rows = read_csv(&dir.path().join("out/rejects.csv"));
+        rows.iter()
+            .map(|r| format!("{} {}", r["row"], r["reason"]))
+            .collect::<Vec<_>>()
+    };
+    let whole = rejects("1000");
+    assert_eq!(whole.len(), 9, "{whole:?}");
+    let numbers: Vec<i64> = whole
+        .iter()
+        .map(|r| r.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{whole:?}");
+    assert_eq!(rejects("2"), whole);
+}
