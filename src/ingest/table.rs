@@ -181,7 +181,12 @@ pub(super) fn csv_batches(
         match chunker.next_chunk(&mut input, 1).map_err(io)? {
             Some(h) if h.bytes.iter().all(u8::is_ascii_whitespace) => continue,
             Some(h) => break h,
-            None => return check_required(file, &[]),
+            // Fatal like a missing column: an empty export is more likely a failed
+            // one than a day without usage.
+            None => {
+                let msg = "the file is empty: no header row and no usage (an export with no usage still has its header)";
+                return Err(Error::input_msg(&file.path, msg));
+            }
         }
     };
     let names = header_names(&header.bytes).map_err(|e| Error::input_msg(&file.path, e))?;

@@ -511,3 +511,17 @@ fn rejects_are_in_row_order_whatever_the_batch_size() {
     assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{whole:?}");
     assert_eq!(rejects("2"), whole);
 }
+
+#[test]
+fn an_empty_csv_is_an_error_that_says_it_is_empty() {
+    // Before: "missing required column \"timestamp\" (found: )".
+    let tmp = tempfile::tempdir().unwrap();
+    let input = write(&tmp.path().join("empty.csv"), " \n\n");
+    let (o, _) = run_csv(&[&input], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("empty.csv: cannot read input: the file is empty: no header row"),
+        "{}",
+        stderr(&o)
+    );
+}
