@@ -56,6 +56,8 @@ s3.upload_file(str(first), "bedrock-logs",
 for p in sorted(pathlib.Path("fixtures/usage").glob("*.csv")):
     s3.upload_file(str(p), "bedrock-logs", f"tables/{p.name}")
 s3.upload_file("$work/gen/usage.parquet", "bedrock-logs", "exports/usage.parquet")
+# Keys as people name things: a space, +, =, non-ASCII, a literal %20, ~ and #.
+s3.upload_file("fixtures/usage/2025-11-01.csv", "bedrock-logs", "odd keys/a b+c=d/ü%20x~1#2.csv")
 s3.upload_file("$work/gen/catalog.csv", "bedrock-logs", "exports/catalog.csv")
 s3.upload_file("fixtures/capacity/provisioned.csv", "bedrock-logs", "capacity/provisioned.csv")
 # A Data Exports delivery: the CUR 2.0 Parquet under data/, a manifest beside it.
@@ -81,6 +83,7 @@ same logs fixtures/logs/s3 -- s3://bedrock-logs/AWSLogs/
 same tables fixtures/usage -- s3://bedrock-logs/tables
 same parquet "$work/gen/usage.parquet" --prices "$work/gen/catalog.csv" \
   -- s3://bedrock-logs/exports/usage.parquet --prices s3://bedrock-logs/exports/catalog.csv
+same odd-keys fixtures/usage/2025-11-01.csv -- "s3://bedrock-logs/odd keys/"
 same capacity --provisioned fixtures/capacity/provisioned.csv --to 2026-01-01 \
   -- --provisioned s3://bedrock-logs/capacity/provisioned.csv --to 2026-01-01
 same window fixtures/logs/s3 --from 2025-11-01T08:00:00Z --to 2025-11-01T09:00:00Z \

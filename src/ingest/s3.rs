@@ -59,6 +59,14 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
         .map_err(|e| Error::input_msg("s3", format!("cannot start the S3 client: {e}")))
 }
 
+/// An object key as S3 stores it. `Key::from` percent-encodes what it thinks unsafe
+/// (`%`, `~`, `#`, ...), which is right for a name being made up and wrong for one
+/// that exists: `a%20b.json` was asked for as `a%2520b.json` and "vanished". Keys from
+/// a listing or a URL are parsed as they are, unless they cannot be a path at all.
+fn literal(key: &str) -> Key {
+    Key::parse(key).unwrap_or_else(|_| Key::from(key))
+}
+
 /// The client of `bucket`, made once per process.
 fn store(bucket: &str) -> Result<Arc<AmazonS3>> {
     static CLIENTS: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, Arc<AmazonS3>>>> =
@@ -183,12 +191,12 @@ pub fn list(input: &str, window: Option<(i64, i64)>) -> Result<Listed> {
         let prefix = prefix.trim_end_matches('/');
         // A prefix naming one object is that object.
         if !prefix.is_empty()
-            && let Ok(one) = store.head(&Key::from(prefix)).await
+            && let Ok(one) = store.head(&literal(prefix)).await
         {
             return Ok(vec![one]);
         }
         let mut found = Vec::new();
-        let mut pending = vec![Key::from(prefix)];
+        let mut pending = vec![literal(prefix)];
         while let Some(at) = pending.pop() {
             let here = (!at.as_ref().is_empty()).then_some(&at);
             if let Some((from, to)) = window.filter(|_| below_region(&at)) {
@@ -433,7 +441,7 @@ impl Prefetch {
 async fn get_whole(object: &Object) -> Result<bytes::Bytes> {
     let url = object.url();
     let store = store(&object.bucket)?;
-    let key = Key::from(object.key.as_str());
+    let key = literal(&object.key);
     let got = store.get(&key).await.map_err(|e| vanished(&url, e))?;
     got.bytes().await.map_err(|e| vanished(&url, e))
 }
@@ -461,7 +469,7 @@ pub fn open(object: &Object) -> Result<Stream> {
     let store = store(&object.bucket)?;
     let body = rt.block_on(async {
         let got = store
-            .get(&Key::from(object.key.as_str()))
+            .get(&literal(&object.key))
             .await
             .map_err(|e| vanished(&url, e))?;
         Ok::<_, Error>(got.into_stream())
@@ -538,7 +546,7 @@ pub fn ranged(object: &Object) -> Result<Ranged> {
     Ok(Ranged(Arc::new(RangedInner {
         rt,
         store,
-        key: Key::from(object.key.as_str()),
+        key: literal(&object.key),
         object: object.clone(),
         cache: Default::default(),
         ahead: Default::default(),
