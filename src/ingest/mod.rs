@@ -430,15 +430,28 @@ fn produce(
         InputKind::Parquet => {
             parquet::parquet_batches(file, batch_rows, projection, &consumed, &mut emit)
         }
-        InputKind::Csv => table::csv_batches(file, BufReader::new(open()?), batch_rows, &mut emit),
-        InputKind::CsvGz => {
-            let gz = flate2::read::MultiGzDecoder::new(BufReader::new(open()?));
-            table::csv_batches(file, BufReader::new(gz), batch_rows, &mut emit)
-        }
+        // gzip by content, as for logs: the extension only says what to expect.
+        InputKind::Csv | InputKind::CsvGz => match gunzipped(BufReader::new(open()?)) {
+            Ok(gz) => table::csv_batches(file, BufReader::new(gz), batch_rows, &mut emit),
+            Err(plain) => table::csv_batches(file, plain, batch_rows, &mut emit),
+        },
         InputKind::Log => logs::log_batches(open()?, batch_rows, &mut emit),
     };
     if let Err(e) = result {
         send.send(Err(e)).ok();
     }
     Ok(())
+}
+
+/// `input` decompressed when it starts like gzip (`Err` hands it back as it is).
+pub(crate) fn gunzipped<R: std::io::BufRead>(
+    mut input: R,
+) -> std::result::Result<flate2::read::MultiGzDecoder<R>, R> {
+    match input
+        .fill_buf()
+        .is_ok_and(|head| head.starts_with(&[0x1f, 0x8b]))
+    {
+        true => Ok(flate2::read::MultiGzDecoder::new(input)),
+        false => Err(input),
+    }
 }

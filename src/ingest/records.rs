@@ -6,7 +6,6 @@
 
 use super::InputKind;
 use crate::error::{Error, Result};
-use flate2::read::MultiGzDecoder;
 use polars::prelude::*;
 use std::collections::HashMap;
 use std::fs::File;
@@ -107,9 +106,9 @@ fn open(path: &Path) -> Result<(Box<dyn Read>, u64)> {
 
 fn read_csv(path: &Path) -> Result<Read3> {
     let (file, bytes) = open(path)?;
-    let source: Box<dyn Read> = match InputKind::of(path) {
-        Some(InputKind::CsvGz) => Box::new(MultiGzDecoder::new(file)),
-        _ => Box::new(file),
+    let source: Box<dyn Read> = match super::gunzipped(std::io::BufReader::new(file)) {
+        Ok(gz) => Box::new(gz),
+        Err(plain) => Box::new(plain),
     };
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)

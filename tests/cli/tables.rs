@@ -526,3 +526,26 @@ fn usage_fixtures() -> polars::prelude::DataFrame {
     first.vstack_mut(second).unwrap();
     frames.into_iter().next().unwrap()
 }
+
+#[test]
+fn gzip_is_told_by_content_not_by_the_name() {
+    // Before: gzip named .csv failed on "invalid utf-8", plain text named .csv.gz on
+    // "invalid gzip header".
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = std::fs::read("fixtures/usage/2025-11-01.csv").unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let summary = |name: &str, bytes: &[u8]| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let (o, dir) = run_csv(&[&path], &[]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap()
+    };
+    let expected = summary("plain.csv", &plain);
+    assert_eq!(summary("zipped.csv", &gz), expected);
+    assert_eq!(summary("plain.csv.gz", &plain), expected);
+    assert_eq!(summary("zipped.csv.gz", &gz), expected);
+}
