@@ -51,14 +51,6 @@ pub fn format_instant(micros: i64) -> String {
     }
 }
 
-/// `format_instant`, or `None` for an instant outside years 1-9999.
-pub fn format_instant_checked(micros: i64) -> Option<String> {
-    let t = DateTime::from_timestamp_micros(micros)?;
-    (1..=9999)
-        .contains(&chrono::Datelike::year(&t))
-        .then(|| format_instant(micros))
-}
-
 /// Start of the UTC hour holding the instant, RFC 3339: `2025-12-03T10:00:00Z`.
 pub fn format_hour(micros: i64) -> String {
     to_datetime(micros).format("%Y-%m-%dT%H:00:00Z").to_string()

@@ -156,15 +156,10 @@ fn read_parquet(path: &Path) -> Result<Read3> {
 /// A column as text: instants in RFC 3339 (UTC), integers and strings as written.
 fn as_text(c: &Column) -> PolarsResult<Vec<String>> {
     if let DataType::Datetime(unit, _) = c.dtype() {
-        let to_micros = |v: i64| match unit {
-            TimeUnit::Nanoseconds => Some(v.div_euclid(1000)),
-            TimeUnit::Microseconds => Some(v),
-            TimeUnit::Milliseconds => v.checked_mul(1000),
-        };
         // An instant RFC 3339 cannot write stays as written, so the record's
         // validation rejects it instead of reading the epoch.
-        let text = |v: i64| match to_micros(v).and_then(crate::time::format_instant_checked) {
-            Some(t) => t,
+        let text = |v: i64| match crate::vocab::rows::typed_micros(v, *unit) {
+            Some(micros) => crate::time::format_instant(micros),
             None => format!("{v} {unit} after the epoch"),
         };
         let ca = c.datetime()?;

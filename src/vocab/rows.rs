@@ -188,19 +188,23 @@ pub enum BadInstant {
 const FIRST_MICROS: i64 = -62_135_596_800_000_000;
 const LAST_MICROS: i64 = 253_402_300_799_999_999;
 
+/// A typed instant (`value` in `unit` after the epoch) in microseconds, or `None` when
+/// it lies outside years 1-9999 (or does not fit microseconds at all).
+pub fn typed_micros(value: i64, unit: TimeUnit) -> Option<i64> {
+    let micros = match unit {
+        TimeUnit::Nanoseconds => Some(value.div_euclid(1000)),
+        TimeUnit::Microseconds => Some(value),
+        TimeUnit::Milliseconds => value.checked_mul(1000),
+    };
+    micros.filter(|m| (FIRST_MICROS..=LAST_MICROS).contains(m))
+}
+
 impl Instants<'_> {
     pub fn get(&self, i: usize) -> Result<i64, BadInstant> {
         match self {
             Instants::Typed(v, unit) => {
                 let t = v.get(i).ok_or(BadInstant::Missing)?;
-                let micros = match unit {
-                    TimeUnit::Nanoseconds => Some(t.div_euclid(1000)),
-                    TimeUnit::Microseconds => Some(t),
-                    TimeUnit::Milliseconds => t.checked_mul(1000),
-                };
-                micros
-                    .filter(|m| (FIRST_MICROS..=LAST_MICROS).contains(m))
-                    .ok_or_else(|| BadInstant::OutOfRange(format!("{t} {unit}")))
+                typed_micros(t, *unit).ok_or_else(|| BadInstant::OutOfRange(format!("{t} {unit}")))
             }
             Instants::Text(v) => match v.get(i).map(trimmed) {
                 None | Some("") => Err(BadInstant::Missing),
