@@ -16,7 +16,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 
 /// A batch also ends at this many bytes of JSON: records can be 200 KB each.
 const BATCH_BYTES: usize = 32 << 20;
@@ -30,17 +30,12 @@ pub fn log_batches(
     batch_rows: usize,
     emit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
-    let mut plain = BufReader::with_capacity(1 << 20, input);
-    // A read error here is the same damage as later ones: a corrupt_file reject.
-    let is_gzip = plain
-        .fill_buf()
-        .map(|head| head.starts_with(&[0x1f, 0x8b]))
-        .unwrap_or(false);
-    let input: Box<dyn Read> = match is_gzip {
-        true => Box::new(flate2::read::MultiGzDecoder::new(plain)),
-        false => Box::new(plain),
-    };
-    read_records(input, batch_rows, emit);
+    // A read error while sniffing is the same damage as later ones: the reader meets
+    // it again and makes it a corrupt_file reject.
+    match super::gunzipped(BufReader::with_capacity(1 << 20, input)) {
+        Ok(gz) => read_records(gz, batch_rows, emit),
+        Err(plain) => read_records(plain, batch_rows, emit),
+    }
     Ok(())
 }
 
@@ -65,8 +60,9 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         let mut buf = std::mem::take(&mut self.0);
-        // Keep only ordinary sizes (a huge line grows its buffer), and a few.
+        // Back to the ordinary size (a long line grows its buffer), and only a few.
         buf.truncate(BATCH_BYTES + READ_STEP);
+        buf.shrink_to(BATCH_BYTES + READ_STEP);
         if let Ok(mut pool) = BUFFERS.lock()
             && pool.len() < 4
         {
