@@ -426,15 +426,9 @@ impl RecordChunker {
             }
             scanned = self.carry.len();
             if self.in_quotes && scanned - start > Self::MAX_QUOTED {
-                // An unbalanced quote would otherwise hold the rest of the file.
-                let bytes = std::mem::take(&mut self.carry);
-                found.push((start..bytes.len(), fields));
+                // An unbalanced quote would otherwise hold the rest of the file: stop
+                // reading, and the open record ends the input unterminated.
                 self.done = true;
-                return Ok(Some(Chunk {
-                    bytes,
-                    records: found,
-                    unterminated: true,
-                }));
             }
             if self.done {
                 let bytes = std::mem::take(&mut self.carry);
