@@ -259,9 +259,7 @@ impl<'c> RunState<'c> {
             })
             .collect();
         self.conflicts += conflicts.len() as u64;
-        for r in &conflicts {
-            *self.by_reason.entry(r.reason.code()).or_default() += 1;
-        }
+        self.count_reasons(&conflicts);
         conflicts
     }
 
@@ -284,14 +282,19 @@ impl<'c> RunState<'c> {
         self.counts.not_billable += part.not_billable;
         self.counts.out_of_range += part.out_of_range;
         self.counts.rejected += part.rejects.len() as u64;
-        for r in &part.rejects {
-            *self.by_reason.entry(r.reason.code()).or_default() += 1;
-        }
+        self.count_reasons(&part.rejects);
         self.tallies.absorb(part.tallies);
         if let Some(sink) = self.line_items.as_mut() {
             sink.write(part.line_items)?;
         }
         Ok(part.rejects)
+    }
+
+    /// Adds rejects to the manifest's `rejects_by_reason`.
+    fn count_reasons(&mut self, rejects: &[Reject]) {
+        for r in rejects {
+            *self.by_reason.entry(r.reason.code()).or_default() += 1;
+        }
     }
 
     fn write_table(&mut self, rejects: &[Reject]) -> Result<()> {
@@ -303,9 +306,7 @@ impl<'c> RunState<'c> {
 
     /// Rejects that are not input rows (derived copy windows): written, not counted.
     pub(super) fn write_rejects(&mut self, rejects: Vec<Reject>) -> Result<()> {
-        for r in &rejects {
-            *self.by_reason.entry(r.reason.code()).or_default() += 1;
-        }
+        self.count_reasons(&rejects);
         self.write_table(&rejects)
     }
 }
