@@ -127,8 +127,7 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
     // Unmapped rows go to their table as they are found, a chunk at a time: a bill
     // of a model the aliases do not know yet can be mostly unmapped.
     let staging = Staging::create(&out)?;
-    let (unmapped_schema, _) = unmapped_table(&[]);
-    let mut unmapped_sink = sink::open(format, staging.path(), "unmapped", &unmapped_schema)?;
+    let mut unmapped_sink = sink::open(format, staging.path(), "unmapped", &unmapped_schema())?;
     let mut unmapped = Vec::new();
     let mut counts = BillCounts::default();
     let mut bills = Vec::new();
@@ -168,7 +167,7 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
                         net: row.get(bill::Field::Net).to_string(),
                     });
                     if unmapped.len() >= UNMAPPED_CHUNK {
-                        unmapped_sink.write(unmapped_table(&unmapped).1)?;
+                        unmapped_sink.write(unmapped_table(&unmapped))?;
                         unmapped.clear();
                     }
                 }
@@ -182,7 +181,7 @@ pub fn run(args: &ReconcileArgs) -> Result<i32> {
     let compared = compare(&ours, &theirs, &adjustments, tolerance);
     let totals = totals(&compared)?;
     if !unmapped.is_empty() {
-        unmapped_sink.write(unmapped_table(&unmapped).1)?;
+        unmapped_sink.write(unmapped_table(&unmapped))?;
     }
     let unmapped_rows = unmapped_sink.finish()?;
     let listed = |stem: &str, rows: u64| {
@@ -468,9 +467,9 @@ fn reconcile_table(rows: &[Compared]) -> (Schema, Table) {
 /// Unmapped rows per table chunk written.
 const UNMAPPED_CHUNK: usize = 65_536;
 
-fn unmapped_table(rows: &[Unmapped]) -> (Schema, Table) {
+fn unmapped_schema() -> Schema {
     use Kind::{Int, Text};
-    let schema = schema_of(vec![
+    schema_of(vec![
         ("source", Text),
         ("row", Int),
         ("line_item_type", Text),
@@ -479,7 +478,10 @@ fn unmapped_table(rows: &[Unmapped]) -> (Schema, Table) {
         ("reason", Text),
         ("unblended_cost", Text),
         ("net_unblended_cost", Text),
-    ]);
+    ])
+}
+
+fn unmapped_table(rows: &[Unmapped]) -> Table {
     let text = |f: &dyn Fn(&Unmapped) -> &str| {
         Values::Text(rows.iter().map(|r| Some(f(r).to_string())).collect())
     };
@@ -493,8 +495,7 @@ fn unmapped_table(rows: &[Unmapped]) -> (Schema, Table) {
         text(&|r| &r.unblended),
         text(&|r| &r.net),
     ];
-    let table = table_of(&schema, values);
-    (schema, table)
+    table_of(&unmapped_schema(), values)
 }
 
 /// One true-up line: a bucket's billed net cost, or a key's share of it.
