@@ -528,12 +528,28 @@ struct RangedInner {
     store: Arc<AmazonS3>,
     object: Object,
     key: Key,
-    /// (block index, bytes, last use).
-    cache: std::sync::Mutex<Vec<(u64, bytes::Bytes, u64)>>,
-    /// Blocks being fetched ahead of the reader.
-    ahead:
-        std::sync::Mutex<HashMap<u64, tokio::task::JoinHandle<object_store::Result<bytes::Bytes>>>>,
+    cache: std::sync::Mutex<Blocks>,
     clock: std::sync::atomic::AtomicU64,
+}
+
+/// (block index, its bytes or their fetch, last use).
+type Blocks = Vec<(u64, Slot, u64)>;
+
+enum Slot {
+    Ready(bytes::Bytes),
+    /// Fetched ahead of the reader.
+    Pending(tokio::task::JoinHandle<object_store::Result<bytes::Bytes>>),
+}
+
+/// Adds a block, evicting the least recently used one when the cache is full (an
+/// evicted fetch goes on unobserved and its bytes are dropped).
+fn insert(cache: &mut Blocks, index: u64, slot: Slot, now: u64) {
+    if cache.len() >= BLOCKS
+        && let Some(oldest) = (0..cache.len()).min_by_key(|&i| cache[i].2)
+    {
+        cache.swap_remove(oldest);
+    }
+    cache.push((index, slot, now));
 }
 
 const BLOCK: u64 = 1 << 21;
@@ -549,7 +565,6 @@ pub fn ranged(object: &Object) -> Result<Ranged> {
         key: literal(&object.key),
         object: object.clone(),
         cache: Default::default(),
-        ahead: Default::default(),
         clock: Default::default(),
     })))
 }
@@ -569,26 +584,27 @@ impl RangedInner {
     fn block(&self, index: u64) -> ParquetResult<bytes::Bytes> {
         use std::sync::atomic::Ordering;
         let now = self.clock.fetch_add(1, Ordering::Relaxed);
+        let mut pending = None;
         if let Ok(mut cache) = self.cache.lock()
-            && let Some(hit) = cache.iter_mut().find(|(i, _, _)| *i == index)
+            && let Some(at) = cache.iter().position(|(i, _, _)| *i == index)
         {
-            hit.2 = now;
-            return Ok(hit.1.clone());
+            if let Slot::Ready(bytes) = &cache[at].1 {
+                let bytes = bytes.clone();
+                cache[at].2 = now;
+                return Ok(bytes);
+            }
+            if let Slot::Pending(task) = cache.swap_remove(at).1 {
+                pending = Some(task);
+            }
         }
-        let in_flight = self.ahead.lock().ok().and_then(|mut a| a.remove(&index));
-        let bytes = match in_flight.map(|task| self.rt.block_on(task)) {
+        let bytes = match pending.map(|task| self.rt.block_on(task)) {
             Some(Ok(Ok(bytes))) => bytes,
             // A failed or cancelled read-ahead is read again here, and fails here.
             _ => self.fetch(self.block_range(index))?,
         };
-        self.read_ahead(index);
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= BLOCKS
-                && let Some(oldest) = (0..cache.len()).min_by_key(|&i| cache[i].2)
-            {
-                cache.swap_remove(oldest);
-            }
-            cache.push((index, bytes.clone(), now));
+            insert(&mut cache, index, Slot::Ready(bytes.clone()), now);
+            self.read_ahead(&mut cache, index, now);
         }
         Ok(bytes)
     }
@@ -598,17 +614,19 @@ impl RangedInner {
         start..(start + BLOCK).min(self.object.size)
     }
 
-    /// Starts fetching the blocks after `index` that are neither cached nor in
-    /// flight, while the cache and the fetches together stay within `BLOCKS`.
-    fn read_ahead(&self, index: u64) {
-        let (Ok(cache), Ok(mut ahead)) = (self.cache.lock(), self.ahead.lock()) else {
-            return;
-        };
+    /// Starts fetching the `READ_AHEAD` blocks after `index` that are not cached or
+    /// in flight. In-flight blocks are cache entries too (so at most `BLOCKS` are held
+    /// or fetched, and one never read ages out like any other), and at most half the
+    /// cache is in flight.
+    fn read_ahead(&self, cache: &mut Blocks, index: u64, now: u64) {
         for next in index + 1..=index + READ_AHEAD {
+            let in_flight = cache
+                .iter()
+                .filter(|(_, slot, _)| matches!(slot, Slot::Pending(_)))
+                .count();
             if next * BLOCK >= self.object.size
-                || ahead.contains_key(&next)
+                || in_flight >= BLOCKS / 2
                 || cache.iter().any(|(i, _, _)| *i == next)
-                || ahead.len() + cache.len() >= BLOCKS
             {
                 continue;
             }
@@ -617,7 +635,7 @@ impl RangedInner {
             let task = self
                 .rt
                 .spawn(async move { store.get_range(&key, range).await });
-            ahead.insert(next, task);
+            insert(cache, next, Slot::Pending(task), now);
         }
     }
 
