@@ -31,6 +31,72 @@ pub enum Command {
     /// beyond --tolerance or some Bedrock bill row could not be mapped (unmapped.*);
     /// 2 fatal error.
     Reconcile(ReconcileArgs),
+    /// Stage 1 of a run spread over machines: read one shard of the input files and
+    /// write every record to the bucket of its request id (a map shard directory).
+    ///
+    /// Then `billrun reduce` each bucket over all shards, and `billrun merge` the
+    /// partials: the reports equal a single `billrun run` (docs/stages.md).
+    Map(MapArgs),
+    /// Stage 2: one bucket of every map shard, deduplicated and rated with the run's
+    /// options, written as a partial (exact tallies, counts, rejects).
+    ///
+    /// INPUT: the map shard directories (all of them). --out: the partial's directory.
+    Reduce(Box<ReduceArgs>),
+    /// Stage 3: the partials of every bucket merged into the reports a single run
+    /// writes; capacity tables are billed here.
+    ///
+    /// INPUT: the partial directories (one per bucket). Exit codes as for `run`.
+    Merge(Box<RunArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// Usage files or directories, as for `run` (every shard names the same).
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// This shard's output directory (new, empty, or a previous map shard).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// How many buckets request ids are spread over (reduce tasks).
+    #[arg(long, value_name = "N")]
+    pub buckets: u32,
+
+    /// This shard of the input files, K of M (0-based): the files listed K, K+M, ...
+    #[arg(long, value_name = "K/M", default_value = "0/1")]
+    pub shard: String,
+
+    /// List only usage at or after this instant (S3 hour folders are pruned); give
+    /// reduce the same.
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+
+    /// List only usage before this instant; give reduce the same.
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+
+    /// Rows per batch read from a file.
+    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    pub batch_rows: usize,
+
+    /// Replace a billrun output of another kind in --out.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// No progress bar and no closing summary line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReduceArgs {
+    /// The bucket to reduce (0-based, below the map's --buckets).
+    #[arg(long, value_name = "B")]
+    pub bucket: u32,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Args)]

@@ -5,14 +5,14 @@ use crate::capacity::{CapacityFiles, HourPolicy};
 use crate::catalog::PriceCatalog;
 use crate::catalog::aliases::Aliases;
 use crate::cli::{
-    ChargePeriodArg, DedupArg, FormatArg, PartitionArg, PtHoursArg, RunArgs, SplitArg,
+    ChargePeriodArg, DedupArg, FormatArg, MapArgs, PartitionArg, PtHoursArg, RunArgs, SplitArg,
 };
 use crate::error::{Error, Locus, Result, clip};
 use crate::pricing::allocate::{Allocation, CapacitySplit};
 use crate::pricing::group::GroupKey;
 use crate::report::output::Partitioning;
 use crate::report::sink::Format;
-use crate::run::{DedupMode, RunConfig};
+use crate::run::{DedupMode, MapConfig, RunConfig};
 use crate::time::parse_instant;
 use std::collections::HashMap;
 use std::path::Path;
@@ -124,6 +124,50 @@ pub fn run_config(args: RunArgs) -> Result<RunConfig> {
         },
     })
 }
+
+/// Raw `map` arguments → a validated `MapConfig`.
+pub fn map_config(args: &MapArgs) -> Result<MapConfig> {
+    let bad_shard = || {
+        Error::Usage(format!(
+            "--shard {}: write K/M with 0 <= K < M, e.g. 0/4",
+            args.shard
+        ))
+    };
+    let (k, m) = args.shard.split_once('/').ok_or_else(bad_shard)?;
+    let (shard, shards): (u32, u32) = (
+        k.trim().parse().map_err(|_| bad_shard())?,
+        m.trim().parse().map_err(|_| bad_shard())?,
+    );
+    if shard >= shards {
+        return Err(bad_shard());
+    }
+    if !(1..=MAX_BUCKETS).contains(&args.buckets) {
+        return Err(Error::Usage(format!(
+            "--buckets {}: give 1 to {MAX_BUCKETS}",
+            args.buckets
+        )));
+    }
+    if args.batch_rows == 0 {
+        return Err(Error::Usage("--batch-rows must be at least 1".into()));
+    }
+    Ok(MapConfig {
+        inputs: args.inputs.clone(),
+        out: args.out.clone(),
+        buckets: args.buckets,
+        shard,
+        shards,
+        window: (
+            instant(args.from.as_deref(), "--from")?,
+            instant(args.to.as_deref(), "--to")?,
+        ),
+        batch_rows: args.batch_rows,
+        quiet: args.quiet,
+        replace: args.replace,
+    })
+}
+
+/// The most buckets a map spreads ids over: each is a file per shard.
+pub const MAX_BUCKETS: u32 = 4096;
 
 /// The most `--threads` allowed: 4 per core.
 pub fn max_threads(cores: usize) -> usize {

@@ -40,6 +40,9 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Prices(args) => prices::run(args),
         Command::Statement(args) => statement::run(&args).map(|()| EXIT_OK),
         Command::Reconcile(args) => reconcile::run(&args),
+        Command::Map(args) => map_command(&args),
+        Command::Reduce(args) => reduce_command(*args),
+        Command::Merge(args) => merge_command(*args),
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("billrun: error: {e}");
@@ -56,11 +59,65 @@ pub fn run_command(args: cli::RunArgs) -> error::Result<i32> {
     if !quiet {
         eprintln!("{}", closing_line(&report, &cfg.out));
     }
+    Ok(exit_code(&report))
+}
+
+/// `billrun map`: one shard of the input bucketed by request id.
+pub fn map_command(args: &cli::MapArgs) -> error::Result<i32> {
+    let cfg = config::map_config(args)?;
+    let report = run::map(&cfg)?;
+    if !args.quiet {
+        eprintln!(
+            "billrun: map shard {}/{}: {} file(s), {} records in {} buckets -> {}",
+            cfg.shard,
+            cfg.shards,
+            report.files,
+            report.rows,
+            cfg.buckets,
+            cfg.out.display()
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+/// `billrun reduce`: one bucket rated into a partial.
+pub fn reduce_command(args: cli::ReduceArgs) -> error::Result<i32> {
+    let quiet = args.run.quiet;
+    let cfg = config::run_config(args.run)?;
+    let p = run::reduce(&cfg, args.bucket)?;
+    if !quiet {
+        let r = p.rows;
+        eprintln!(
+            "billrun: bucket {}/{}: {} rows read: {} priced, {} rejected, {} duplicate -> {}",
+            p.bucket,
+            p.buckets,
+            r.read,
+            r.priced,
+            r.rejected,
+            r.duplicate,
+            cfg.out.display()
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+/// `billrun merge`: the partials into reports; exit codes as for `run`.
+pub fn merge_command(args: cli::RunArgs) -> error::Result<i32> {
+    let quiet = args.quiet;
+    let cfg = config::run_config(args)?;
+    let report = run::merge(&cfg)?;
+    if !quiet {
+        eprintln!("{}", closing_line(&report, &cfg.out));
+    }
+    Ok(exit_code(&report))
+}
+
+fn exit_code(report: &run::RunReport) -> i32 {
     let flagged = report.derived_rejected + report.duplicate_conflicts;
-    Ok(match report.rows.rejected + flagged > 0 {
+    match report.rows.rejected + flagged > 0 {
         true => EXIT_REJECTS,
         false => EXIT_OK,
-    })
+    }
 }
 
 fn closing_line(report: &run::RunReport, out: &std::path::Path) -> String {

@@ -46,6 +46,12 @@ pub struct Aliases {
 }
 
 impl Aliases {
+    /// Every alias, sorted, as one text: equal texts resolve names alike.
+    pub fn digest(&self) -> String {
+        let sorted: std::collections::BTreeMap<_, _> = self.names.iter().collect();
+        format!("{sorted:?}")
+    }
+
     pub fn embedded() -> Result<Aliases, Vec<String>> {
         Aliases::parse(EMBEDDED_NAME, EMBEDDED_CSV)
     }

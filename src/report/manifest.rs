@@ -69,7 +69,7 @@ pub struct Options {
     pub focus_charge_period: Option<String>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct InputInfo {
     pub path: String,
     pub kind: String,
@@ -84,7 +84,7 @@ pub struct InputInfo {
 }
 
 /// `read = priced + rejected + duplicate + not_billable + out_of_range`, always.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RowCounts {
     pub read: u64,
     pub priced: u64,

@@ -21,7 +21,13 @@ pub enum Layout {
     Flat { ext: String },
     /// `<table>/<column>=<value>/part-0.<ext>` and `_runs/<run>/`.
     Partitioned { column: String, ext: String },
+    /// A staged command's output (`map` shard, `reduce` partial): `stage.json`
+    /// naming the stage and listing every other file.
+    Stage { stage: String },
 }
+
+/// The file that marks a staged command's output and lists its files.
+pub const STAGE_FILE: &str = "stage.json";
 
 impl std::fmt::Display for Layout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -31,6 +37,7 @@ impl std::fmt::Display for Layout {
                 let by = if column == "month" { "month" } else { "day" };
                 write!(f, "{ext} reports partitioned by {by}")
             }
+            Layout::Stage { stage } => write!(f, "a billrun {stage} stage output"),
         }
     }
 }
@@ -262,6 +269,9 @@ pub fn inspect(dir: &Path) -> std::result::Result<Option<Layout>, String> {
     if names.iter().any(|n| n == "manifest.json") {
         return inspect_flat(dir, &names).map(Some);
     }
+    if names.iter().any(|n| n == STAGE_FILE) {
+        return inspect_stage(dir, &names).map(Some);
+    }
     inspect_partitioned(dir, &names).map(Some)
 }
 
@@ -289,6 +299,30 @@ fn inspect_flat(dir: &Path, names: &[String]) -> std::result::Result<Layout, Str
         .unwrap_or("parquet")
         .to_string();
     Ok(Layout::Flat { ext })
+}
+
+/// A stage output: `stage.json` lists every other file, all Parquet.
+fn inspect_stage(dir: &Path, names: &[String]) -> std::result::Result<Layout, String> {
+    let path = dir.join(STAGE_FILE);
+    let not_ours = || format!("{} is not a billrun stage file", path.display());
+    let text = std::fs::read_to_string(&path).map_err(|_| not_ours())?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|_| not_ours())?;
+    let stage = value["billrun_stage"].as_str().ok_or_else(not_ours)?;
+    let listed: Vec<&str> = value["files"]
+        .as_array()
+        .map(|files| files.iter().filter_map(|f| f.as_str()).collect())
+        .unwrap_or_default();
+    for name in names {
+        let path = dir.join(name);
+        let ours =
+            name == STAGE_FILE || (listed.contains(&name.as_str()) && name.ends_with(".parquet"));
+        if !ours || !path.is_file() || is_symlink(&path) {
+            return Err(foreign(&path));
+        }
+    }
+    Ok(Layout::Stage {
+        stage: stage.to_string(),
+    })
 }
 
 /// `stem.csv` or `stem.parquet` for one of `stems`.

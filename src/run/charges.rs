@@ -23,15 +23,15 @@ impl RunState<'_> {
         plan: &mut Plan,
         inputs: &mut Vec<InputInfo>,
     ) -> Result<u64> {
-        let biller = &plan.biller;
+        let biller = &plan.capacity.biller;
         let mut billed = Vec::new();
-        for table in &plan.provisioned {
+        for table in &plan.capacity.provisioned {
             billed.push(capacity::bill_provisioned(biller, table)?);
         }
-        let mut registry_files = std::mem::take(&mut plan.registry_files);
+        let mut registry_files = std::mem::take(&mut plan.capacity.registry_files);
         capacity::bill_storage(biller, &self.registry, &mut registry_files);
         billed.extend(registry_files);
-        billed.extend(std::mem::take(&mut plan.copies));
+        billed.extend(std::mem::take(&mut plan.capacity.copies));
         for path in &self.cfg.capacity.customization {
             billed.push(capacity::bill_customization(biller, path)?);
         }

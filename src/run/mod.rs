@@ -10,9 +10,18 @@
 //! result is the same for any thread count or batch size.
 
 mod charges;
+mod map;
+mod merge;
 mod plan;
 mod read;
+mod reduce;
+mod stage;
 mod write;
+
+pub use map::{MapConfig, MapReport, bucket_of, map};
+pub use merge::merge;
+pub use reduce::reduce;
+pub use stage::Partial;
 
 use crate::capacity::{CapacityFiles, HourPolicy};
 use crate::catalog::PriceCatalog;
@@ -135,9 +144,10 @@ pub struct RunReport {
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let started_at = chrono::Utc::now().to_rfc3339();
     let mut plan = plan::plan(cfg)?;
-    let models = plan.capacity_models();
-    let registry = std::mem::take(&mut plan.registry);
-    let mut state = read::RunState::open(cfg, plan.staging.path(), registry, models)?;
+    let models = plan.capacity.models();
+    let registry = std::mem::take(&mut plan.capacity.registry);
+    let dir = plan.staging.path();
+    let mut state = read::RunState::open(cfg, dir, cfg.format, registry, models)?;
     let (mut inputs, progress) = state.read_inputs(&plan)?;
     let derived_rejected = state.bill_capacity(&mut plan, &mut inputs)?;
     progress.finish();

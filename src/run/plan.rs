@@ -7,7 +7,7 @@ use super::{AUTO_DISK_BYTES, DedupMode, RunConfig};
 use crate::capacity::{self, Billed, Biller, CapacityModels, Registry};
 use crate::error::{Error, Result};
 use crate::ingest::records::RecordTable;
-use crate::ingest::{self, InputFile, Skipped};
+use crate::ingest::{self, Discovered, InputFile, Skipped};
 use crate::pricing::group::GroupKey;
 use crate::report::outdir::{self, OutDir};
 use crate::report::output::Staging;
@@ -20,6 +20,14 @@ pub(super) struct Plan<'c> {
     /// Usage files, in reading order.
     pub files: Vec<InputFile>,
     pub skipped: Vec<Skipped>,
+    pub capacity: Capacity<'c>,
+    pub staging: Staging,
+    /// Duplicates found by a first pass over the inputs (`--dedup disk` or auto).
+    pub on_disk: bool,
+}
+
+/// The capacity and customization tables, loaded before usage is read.
+pub(super) struct Capacity<'c> {
     pub biller: Biller<'c>,
     /// Imported models (taken by the reading state) and their storage records.
     pub registry: Registry,
@@ -27,63 +35,40 @@ pub(super) struct Plan<'c> {
     /// Copy-activity tables, billed when the registry was loaded.
     pub copies: Vec<Billed>,
     pub provisioned: Vec<RecordTable>,
-    pub staging: Staging,
-    /// Duplicates found by a first pass over the inputs (`--dedup disk` or auto).
-    pub on_disk: bool,
+}
+
+impl Capacity<'_> {
+    /// The models billed by capacity whose invocations appear in usage.
+    pub fn models(&self) -> CapacityModels {
+        capacity::capacity_models(&self.registry, &self.provisioned)
+    }
 }
 
 impl Plan<'_> {
-    /// The models billed by capacity whose invocations appear in usage.
-    pub fn capacity_models(&self) -> CapacityModels {
-        capacity::capacity_models(&self.registry, &self.provisioned)
-    }
-
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.bytes).sum()
     }
 }
 
 pub(super) fn plan(cfg: &RunConfig) -> Result<Plan<'_>> {
-    let layout = cfg.layout();
-    let out_dir = outdir::claim(&cfg.out, &layout, cfg.replace, &cfg.read_paths())?;
-    let whole = out_dir.existing.as_ref() != Some(&layout);
-    let ingest::Discovered { files, skipped } =
-        ingest::discover(&cfg.inputs, prune_window(cfg.window))?;
-    if !skipped.is_empty() {
+    let out_dir = outdir::claim(&cfg.out, &cfg.layout(), cfg.replace, &cfg.read_paths())?;
+    let found = ingest::discover(&cfg.inputs, prune_window(cfg.window))?;
+    if !found.skipped.is_empty() {
         eprintln!(
             "billrun: {} file(s) skipped, not read as usage (e.g. {}); all are listed in manifest.json",
-            skipped.len(),
-            skipped[0].describe()
+            found.skipped.len(),
+            found.skipped[0].describe()
         );
     }
-    let biller = Biller {
-        catalog: &cfg.catalog,
-        window: cfg.window,
-        cut: cfg
-            .tally_keys()
-            .iter()
-            .filter(|k| **k != GroupKey::Month)
-            .filter_map(GroupKey::time_bucket)
-            .min(),
-        hours: cfg.pt_hours,
-    };
-    // Imported models and their copy activity come first: rating invocations needs
-    // to know which models are imported and whose copies are derived from them.
-    let (mut registry, registry_files) =
-        capacity::load_registry(&cfg.capacity.imported_models, &biller)?;
-    let mut copies = Vec::new();
-    for path in &cfg.capacity.copies {
-        copies.push(capacity::bill_copies(&biller, &mut registry, path)?);
-    }
+    plan_for(cfg, out_dir, found)
+}
+
+/// The plan of a run into the claimed `out_dir` over the usage files `found`.
+pub(super) fn plan_for(cfg: &RunConfig, out_dir: OutDir, found: Discovered) -> Result<Plan<'_>> {
+    let whole = out_dir.existing.as_ref() != Some(&cfg.layout());
+    let Discovered { files, skipped } = found;
+    let capacity = load_capacity(cfg)?;
     let staging = Staging::create(&out_dir)?;
-    // Read once: invocations of provisioned models are recognised while rating, and
-    // the records are billed after.
-    let provisioned = cfg
-        .capacity
-        .provisioned
-        .iter()
-        .map(|p| capacity::read_provisioned(p))
-        .collect::<Result<Vec<_>>>()?;
     let bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let streams = files.iter().any(|f| f.stream);
     let on_disk = match cfg.dedup {
@@ -101,18 +86,51 @@ pub(super) fn plan(cfg: &RunConfig) -> Result<Plan<'_>> {
         whole,
         files,
         skipped,
-        biller,
-        registry,
-        registry_files,
-        copies,
-        provisioned,
+        capacity,
         staging,
         on_disk,
     })
 }
 
+/// Loads the capacity tables: imported models and their copy activity first (rating
+/// invocations needs to know which models are imported and whose copies are derived
+/// from them), then the Provisioned Throughput records, read once: invocations of
+/// provisioned models are recognised while rating, and the records billed after.
+pub(super) fn load_capacity(cfg: &RunConfig) -> Result<Capacity<'_>> {
+    let biller = Biller {
+        catalog: &cfg.catalog,
+        window: cfg.window,
+        cut: cfg
+            .tally_keys()
+            .iter()
+            .filter(|k| **k != GroupKey::Month)
+            .filter_map(GroupKey::time_bucket)
+            .min(),
+        hours: cfg.pt_hours,
+    };
+    let (mut registry, registry_files) =
+        capacity::load_registry(&cfg.capacity.imported_models, &biller)?;
+    let mut copies = Vec::new();
+    for path in &cfg.capacity.copies {
+        copies.push(capacity::bill_copies(&biller, &mut registry, path)?);
+    }
+    let provisioned = cfg
+        .capacity
+        .provisioned
+        .iter()
+        .map(|p| capacity::read_provisioned(p))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Capacity {
+        biller,
+        registry,
+        registry_files,
+        copies,
+        provisioned,
+    })
+}
+
 /// `--from`/`--to` as the span S3 listing prunes hour folders to (`None`: list all).
-fn prune_window(window: (Option<i64>, Option<i64>)) -> Option<(i64, i64)> {
+pub(super) fn prune_window(window: (Option<i64>, Option<i64>)) -> Option<(i64, i64)> {
     match window {
         (None, None) => None,
         (from, to) => Some((from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX))),

@@ -15,7 +15,7 @@ use crate::progress::Progress;
 use crate::report;
 use crate::report::manifest::{InputInfo, RowCounts};
 use crate::report::output::PartitionedSink;
-use crate::report::sink::{self, Background, TableSink};
+use crate::report::sink::{self, Background, Format, TableSink};
 use crate::vocab::reasons::Reason;
 use crate::vocab::rows::{Ints, ROW_COLUMN, Texts, UsageColumns};
 use rayon::prelude::*;
@@ -84,10 +84,11 @@ impl<'c> RunState<'c> {
     pub(super) fn open(
         cfg: &'c RunConfig,
         dir: &Path,
+        format: Format,
         registry: Registry,
         capacity_models: CapacityModels,
     ) -> Result<RunState<'c>> {
-        let rejects = sink::open(cfg.format, dir, "rejects", &report::reject_schema())?;
+        let rejects = sink::open(format, dir, "rejects", &report::reject_schema())?;
         let schema = report::line_item_schema();
         let sink: Option<Box<dyn TableSink>> = match (cfg.line_items, &cfg.partition) {
             (false, _) => None,
@@ -146,7 +147,12 @@ impl<'c> RunState<'c> {
         Ok((rows, problem))
     }
 
-    fn rate_batch(&mut self, batch: &Batch, source: &Arc<str>, path: &Path) -> Result<u64> {
+    pub(super) fn rate_batch(
+        &mut self,
+        batch: &Batch,
+        source: &Arc<str>,
+        path: &Path,
+    ) -> Result<u64> {
         let cols = UsageColumns::from_frame(&batch.frame).map_err(|e| Error::input(path, e))?;
         let (duplicate, repeated, conflicts) = self.mark_duplicates(&cols, &batch.unreadable);
         let ctx = RateContext {
@@ -193,7 +199,9 @@ impl<'c> RunState<'c> {
         // In row order: the rows the reader refused, the rows rating refused and the
         // conflicting duplicates are each other's neighbours (each row is one of them
         // at most), so rejects read like the input whatever the batch size.
-        rejects.sort_by_key(|r| r.row);
+        // Rejects of one row (a line holding several records) by their content, so
+        // that `merge` can order rejects from several buckets alike.
+        rejects.sort_by(|a, b| (a.row, super::merge::tie(a)).cmp(&(b.row, super::merge::tie(b))));
         self.write_table(&rejects)?;
         let read = (cols.len + batch.unreadable.len()) as u64;
         self.counts.read += read;
@@ -297,7 +305,7 @@ impl<'c> RunState<'c> {
         }
     }
 
-    fn write_table(&mut self, rejects: &[Reject]) -> Result<()> {
+    pub(super) fn write_table(&mut self, rejects: &[Reject]) -> Result<()> {
         match rejects.is_empty() {
             true => Ok(()),
             false => self.rejects.write(report::reject_table(rejects)),

@@ -12,6 +12,11 @@ macro_rules! reasons {
             pub fn code(self) -> &'static str {
                 match self { $(Reason::$variant => $text),+ }
             }
+
+            /// The reason a code names (`code`'s inverse).
+            pub fn from_code(code: &str) -> Option<Reason> {
+                Reason::ALL.iter().copied().find(|r| r.code() == code)
+            }
         }
     };
 }

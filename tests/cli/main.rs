@@ -10,6 +10,7 @@ mod outdir;
 mod partitions;
 mod pricelist;
 mod reconcile;
+mod stages;
 mod tables;
 
 use polars::prelude::{DataType, ParquetReader, SerReader};

@@ -1,0 +1,174 @@
+//! The files the staged commands hand each other (format version 1, documented in
+//! docs/stages.md): a `map` shard (usage rows bucketed by request id) and a `reduce`
+//! partial (one bucket's exact tallies, counts and rejects). Each is a directory
+//! holding `stage.json` and the Parquet files it lists, written and replaced like
+//! reports (`Layout::Stage`).
+
+use super::RunConfig;
+use crate::capacity::CapacityModels;
+use crate::error::{Error, Result};
+use crate::pricing::group::GroupKey;
+use crate::report::manifest::{InputInfo, RowCounts};
+use crate::report::outdir::STAGE_FILE;
+use crate::vocab::Skipped;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The version of the stage files this billrun writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Columns the map stage adds to the canonical usage columns.
+pub const FILE_COLUMN: &str = "__file";
+pub const SEQ_COLUMN: &str = "__seq";
+/// Set (to a reject code) on records their reader could not read.
+pub const REASON_COLUMN: &str = "__reason";
+pub const MESSAGE_COLUMN: &str = "__message";
+
+/// One usage file of the whole input, numbered in reading order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageInput {
+    pub index: usize,
+    #[serde(flatten)]
+    pub info: InputInfo,
+}
+
+/// `stage.json` of a map shard.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MapShard {
+    pub billrun_stage: String,
+    pub version: u32,
+    pub billrun_version: String,
+    pub shard: u32,
+    pub shards: u32,
+    pub buckets: u32,
+    /// Usage files the listing found (every shard's): indices run `0..listed`.
+    pub listed: usize,
+    /// The `--from`/`--to` the listing was pruned to (UTC microseconds).
+    pub window: (Option<i64>, Option<i64>),
+    /// This shard's files.
+    pub inputs: Vec<StageInput>,
+    pub skipped: Vec<Skipped>,
+    /// The bucket files: `bucket-<B>.<n>.parquet`, one per bucket and column types.
+    pub files: Vec<String>,
+}
+
+/// `stage.json` of a reduce partial.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Partial {
+    pub billrun_stage: String,
+    pub version: u32,
+    pub billrun_version: String,
+    pub bucket: u32,
+    pub buckets: u32,
+    pub catalog_sha256: String,
+    /// What rating depended on besides the catalog (`fingerprint`).
+    pub fingerprint: String,
+    /// The dimensions of `tallies.parquet`'s `key_<i>` columns.
+    pub tally_keys: Vec<String>,
+    pub rows: RowCounts,
+    pub duplicate_conflicts: u64,
+    pub rejects_by_reason: BTreeMap<String, u64>,
+    /// Tokens per (capacity model ARN, cost center), exact integers as text.
+    pub shares: Vec<(String, String, String)>,
+    /// A summed quantity overflowed.
+    pub overflowed: bool,
+    /// Every usage file of the input (all shards'), in reading order.
+    pub inputs: Vec<StageInput>,
+    pub skipped: Vec<Skipped>,
+    pub files: Vec<String>,
+}
+
+pub const MAP: &str = "map";
+pub const PARTIAL: &str = "partial";
+pub const TALLIES: &str = "tallies.parquet";
+pub const INVOCATIONS: &str = "invocations.parquet";
+pub const REJECTS: &str = "rejects.parquet";
+
+/// The name of bucket `b`'s file for the `n`th set of column types.
+pub fn bucket_file(bucket: u32, n: usize) -> String {
+    format!("bucket-{bucket:05}.{n}.parquet")
+}
+
+/// Whether `name` is one of bucket `b`'s files.
+pub fn is_bucket_file(name: &str, bucket: u32) -> bool {
+    name.starts_with(&format!("bucket-{bucket:05}."))
+}
+
+pub fn write_json<T: Serialize>(value: &T, dir: &Path) -> Result<()> {
+    let path = dir.join(STAGE_FILE);
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::output(&path, e))?;
+    std::fs::write(&path, text + "\n").map_err(|e| Error::output(&path, e))
+}
+
+/// Reads `dir/stage.json` as a `stage` output of this format version.
+pub fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, stage: &str) -> Result<T> {
+    let path = dir.join(STAGE_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::input_msg(
+            dir,
+            format!("not a billrun {stage} output (no readable {STAGE_FILE}: {e})"),
+        )
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::input(&path, e))?;
+    let found = value["billrun_stage"].as_str().unwrap_or_default();
+    if found != stage {
+        return Err(Error::input_msg(
+            dir,
+            format!("this is a billrun {found:?} output, not a {stage} output"),
+        ));
+    }
+    if value["version"].as_u64() != Some(u64::from(VERSION)) {
+        return Err(Error::input_msg(
+            dir,
+            format!(
+                "stage format version {} is not {VERSION}, the one this billrun reads; rerun the stage with this billrun",
+                value["version"]
+            ),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| Error::input(&path, e))
+}
+
+/// What rating depends on besides the catalog and the usage: the tally dimensions,
+/// the window, inference profiles, aliases, allocation rules, the capacity split and
+/// the capacity models (from the capacity tables). A reduce and the merge of its
+/// partial must agree on it, or the partial's tallies mean something else.
+pub fn fingerprint(cfg: &RunConfig, models: &CapacityModels) -> String {
+    use sha2::Digest;
+    let keys: Vec<String> = cfg.tally_keys().iter().map(GroupKey::column_name).collect();
+    let profiles: BTreeMap<_, _> = cfg.profiles.iter().collect();
+    let models: BTreeMap<_, _> = models.iter().map(|(k, m)| (k, format!("{m:?}"))).collect();
+    let text = format!(
+        "{keys:?}\n{:?}\n{profiles:?}\n{}\n{:?}\n{:?}\n{models:?}",
+        cfg.window,
+        cfg.catalog.aliases.digest(),
+        cfg.allocation,
+        cfg.split,
+    );
+    format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// Refuses `--line-items` in the staged commands (not carried by partials yet).
+pub fn refuse_line_items(cfg: &RunConfig, command: &str) -> Result<()> {
+    match cfg.line_items {
+        false => Ok(()),
+        true => Err(Error::Usage(format!(
+            "billrun {command} does not carry line items yet; use billrun run --line-items, or drop --line-items"
+        ))),
+    }
+}
+
+/// The stage directories named, each once, in a stable order.
+pub fn dirs(paths: &[PathBuf], stage: &str) -> Result<Vec<PathBuf>> {
+    if paths.is_empty() {
+        return Err(Error::Usage(format!(
+            "name the {stage} directories to read"
+        )));
+    }
+    let mut dirs: Vec<PathBuf> = paths.to_vec();
+    dirs.sort();
+    dirs.dedup();
+    Ok(dirs)
+}
