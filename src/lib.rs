@@ -35,7 +35,16 @@ pub const EXIT_FATAL: i32 = 2;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn execute(cli: Cli) -> i32 {
-    let outcome = match cli.command {
+    dispatch(cli).unwrap_or_else(|e| {
+        eprintln!("billrun: error: {e}");
+        EXIT_FATAL
+    })
+}
+
+/// Runs a parsed command line: its exit code (0 or 1), or the error that stopped it
+/// (exit 2). What the Python package calls for every command.
+pub fn dispatch(cli: Cli) -> error::Result<i32> {
+    match cli.command {
         Command::Run(args) => run_command(*args),
         Command::Prices(args) => prices::run(args),
         Command::Statement(args) => statement::run(&args).map(|()| EXIT_OK),
@@ -43,11 +52,7 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Map(args) => map_command(&args),
         Command::Reduce(args) => reduce_command(*args),
         Command::Merge(args) => merge_command(*args),
-    };
-    outcome.unwrap_or_else(|e| {
-        eprintln!("billrun: error: {e}");
-        EXIT_FATAL
-    })
+    }
 }
 
 /// `billrun run`: the exit code (0 or 1) once the reports are written, or the error

@@ -26,9 +26,21 @@ fn run_args(py: Python<'_>, args: Vec<String>) -> PyResult<i32> {
         .map_err(|e| BillrunError::new_err(e.to_string()))
 }
 
+/// Runs `billrun ARGS...` for any command (`map`, `reduce`, `merge`, `run`, ...)
+/// and returns its exit code; errors as for `run_args`.
+#[pyfunction]
+fn main_args(py: Python<'_>, args: Vec<String>) -> PyResult<i32> {
+    let argv = std::iter::once("billrun".to_string()).chain(args);
+    let cli = billrun::cli::Cli::try_parse_from(argv)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    py.detach(move || billrun::dispatch(cli))
+        .map_err(|e| BillrunError::new_err(e.to_string()))
+}
+
 #[pymodule]
 fn _billrun(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_args, m)?)?;
+    m.add_function(wrap_pyfunction!(main_args, m)?)?;
     m.add("BillrunError", m.py().get_type::<BillrunError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -114,3 +114,23 @@ def test_price_takes_arrow_data_and_returns_arrow_tables(tmp_path):
     assert billrun.price(Exporter(), quiet=True).totals == cli.totals
     with pytest.raises(TypeError):
         billrun.price([1, 2, 3])
+
+
+def test_stages_from_python_write_what_run_writes(tmp_path):
+    from billrun import stages
+
+    inputs = [FIXTURES / "usage", FIXTURES / "logs" / "real"]
+    single = billrun.run(*inputs, out=tmp_path / "single", format="csv", quiet=True)
+    for k in range(2):
+        assert stages.map(*inputs, out=tmp_path / f"m{k}", buckets=3, shard=(k, 2), quiet=True) == 0
+    maps = [tmp_path / "m0", tmp_path / "m1"]
+    for b in range(3):
+        assert stages.reduce(*maps, bucket=b, out=tmp_path / f"p{b}", quiet=True) == 0
+    parts = [tmp_path / f"p{b}" for b in range(3)]
+    merged = stages.merge(*parts, out=tmp_path / "merged", format="csv", quiet=True)
+    assert merged.exit_code == single.exit_code
+    assert merged.totals == single.totals
+    for name in ["summary.csv", "rejects.csv"]:
+        assert filecmp.cmp(tmp_path / "single" / name, tmp_path / "merged" / name, shallow=False), name
+    with pytest.raises(billrun.BillrunError, match="bucket 2 of 3 is missing"):
+        stages.merge(*parts[:2], out=tmp_path / "short", quiet=True)

@@ -51,16 +51,20 @@ def _flags(options):
     return args
 
 
+def _manifest(out):
+    """`out`'s manifest.json as a dict ({} when there is none)."""
+    path = os.path.join(os.fspath(out), "manifest.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def run(*inputs, out, **options):
     """Prices `inputs` (files, directories, s3:// prefixes) into `out`, as `billrun run`."""
     args = [os.fspath(i) for i in inputs] + ["--out", os.fspath(out)] + _flags(options)
     code = run_args(args)
-    path = os.path.join(os.fspath(out), "manifest.json")
-    manifest = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            manifest = json.load(f)
-    return RunResult(exit_code=code, out=os.fspath(out), manifest=manifest)
+    return RunResult(exit_code=code, out=os.fspath(out), manifest=_manifest(out))
 
 
 @dataclass(frozen=True)
