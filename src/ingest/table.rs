@@ -214,20 +214,25 @@ pub(super) fn csv_batches(
             let msg = "a quoted field opened in this row does not close (an unbalanced `\"`: the file ends, or 64 MiB pass, inside it), so no row after it can be told apart";
             return Err(Error::input_at(&file.path, at, msg.to_string()));
         }
-        let raw = CsvReadOptions::default()
-            .with_has_header(false)
-            .with_schema(Some(schema.clone()))
-            .into_reader_with_file_handle(Cursor::new(chunk))
-            .finish()
-            .map_err(|e| {
-                let first = *rows.first().unwrap_or(&next_row);
-                let at = Locus::Row {
-                    row: first.max(0) as u64,
-                    column: None,
-                };
-                let e = crate::error::clip(&e.to_string());
-                Error::input_at(&file.path, at, format!("in the rows from here: {e}"))
-            })?;
+        // A chunk of blank lines or set-aside records has no rows to parse (polars
+        // calls an empty input an error).
+        let parsed = match rows.is_empty() {
+            true => Ok(DataFrame::empty_with_schema(&schema)),
+            false => CsvReadOptions::default()
+                .with_has_header(false)
+                .with_schema(Some(schema.clone()))
+                .into_reader_with_file_handle(Cursor::new(chunk))
+                .finish(),
+        };
+        let raw = parsed.map_err(|e| {
+            let first = *rows.first().unwrap_or(&next_row);
+            let at = Locus::Row {
+                row: first.max(0) as u64,
+                column: None,
+            };
+            let e = crate::error::clip(&e.to_string());
+            Error::input_at(&file.path, at, format!("in the rows from here: {e}"))
+        })?;
         if raw.height() != rows.len() {
             let msg = format!(
                 "parsed {} rows where {} records were cut",

@@ -549,3 +549,34 @@ fn gzip_is_told_by_content_not_by_the_name() {
     assert_eq!(summary("plain.csv.gz", &plain), expected);
     assert_eq!(summary("zipped.csv.gz", &gz), expected);
 }
+
+#[test]
+fn blank_lines_read_alike_at_any_batch_size() {
+    // Before: a batch holding only blank lines (here at --batch-rows 1 or 2) was
+    // handed to the CSV parser empty, which failed the run ("no data: empty CSV").
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("u.csv");
+    std::fs::write(
+        &input,
+        "timestamp,region,model_id,input_tokens\n\n\n\n2025-11-01T00:00:00Z,us-east-1,amazon.nova-lite-v1:0,5\nx,y\n\n",
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for batch in ["1", "2", "65536"] {
+        let (o, out) = run_csv(&[&input], &["--batch-rows", batch]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "--batch-rows {batch}: {}",
+            stderr(&o)
+        );
+        let m = manifest(out.path());
+        seen.push((
+            m["rows"].clone(),
+            std::fs::read(out.path().join("out/rejects.csv")).unwrap(),
+        ));
+    }
+    assert_eq!(seen[0].0["priced"], 1);
+    assert_eq!(seen[0].0["rejected"], 1);
+    assert!(seen.windows(2).all(|w| w[0] == w[1]));
+}
