@@ -6,6 +6,7 @@
 
 pub mod logs;
 mod parquet;
+pub(crate) use parquet::frames as parquet_frames;
 pub mod records;
 pub mod s3;
 pub mod table;

@@ -108,6 +108,30 @@ fn batches_of<R: parquet::file::reader::ChunkReader + 'static>(
     Ok(())
 }
 
+/// A Parquet file billrun wrote (a stage or scratch file) as frames of at most
+/// `batch_rows` rows, every column as stored, strings as views.
+pub(crate) fn frames(
+    path: &std::path::Path,
+    batch_rows: usize,
+) -> Result<impl Iterator<Item = Result<DataFrame>>> {
+    let input = |e: &dyn std::fmt::Display| Error::input_msg(path, e.to_string());
+    let file = File::open(path).map_err(|e| Error::input(path, e))?;
+    let found =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| input(&e))?;
+    let options = ArrowReaderOptions::new().with_schema(as_views(found.schema()));
+    let metadata =
+        ArrowReaderMetadata::try_new(found.metadata().clone(), options).map_err(|e| input(&e))?;
+    let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
+        .with_batch_size(batch_rows.max(1))
+        .build()
+        .map_err(|e| input(&e))?;
+    let path = path.to_path_buf();
+    Ok(batches.map(move |batch| {
+        let input = |e: &dyn std::fmt::Display| Error::input_msg(&path, e.to_string());
+        to_polars(&batch.map_err(|e| input(&e))?).map_err(|e| input(&e))
+    }))
+}
+
 /// The file's schema with every string and binary column (plain or dictionary
 /// encoded) read as views, the layout polars keeps.
 fn as_views(schema: &Schema) -> Arc<Schema> {

@@ -118,6 +118,11 @@ impl Interner {
         &self.values[code as usize]
     }
 
+    /// The code of `value`, if it has one.
+    pub fn find(&self, value: &str) -> Option<u32> {
+        self.codes.get(value).copied()
+    }
+
     /// Every value, in code order.
     pub fn values(&self) -> &[String] {
         &self.values
@@ -154,6 +159,16 @@ impl Groups {
         self.members.push(codes.to_vec());
         self.ids.insert(codes.to_vec(), id);
         id
+    }
+
+    /// The id of the group with these values, if there is one.
+    pub fn find(&self, values: &[String]) -> Option<u32> {
+        let codes: Option<Vec<u32>> = values
+            .iter()
+            .zip(&self.dims)
+            .map(|(v, dim)| dim.find(v))
+            .collect();
+        self.ids.get(&codes?).copied()
     }
 
     /// The values of group `id`, in dimension order.
@@ -252,6 +267,69 @@ impl Tallies {
             self.charge(ids[group as usize], price, usage, charge);
         }
         self.overflowed |= other.overflowed;
+    }
+
+    /// Takes back `part`, which was absorbed before: its sums are subtracted exactly,
+    /// and an entry with no record left is removed. `compacted` then drops the
+    /// groups left without entries, so the tallies are those of a run that never
+    /// read the part.
+    pub fn take_back(&mut self, part: &Tallies) {
+        let ids: Vec<Option<u32>> = (0..part.groups.members.len() as u32)
+            .map(|g| self.groups.find(&part.groups.values(g)))
+            .collect();
+        for (&(group, price), t) in &part.by_price {
+            let Some(id) = ids[group as usize] else {
+                continue;
+            };
+            if let Some(sum) = self.by_price.get_mut(&(id, price)) {
+                sum.quantity -= t.quantity;
+                sum.records -= t.records;
+                if sum.records == 0 {
+                    self.by_price.remove(&(id, price));
+                }
+            }
+        }
+        for (&(group, price, usage), c) in &part.charged {
+            let Some(id) = ids[group as usize] else {
+                continue;
+            };
+            if let Some(sum) = self.charged.get_mut(&(id, price, usage)) {
+                // The part was added to these sums: taking it back cannot overflow.
+                sum.quantity =
+                    Quantity::from_unscaled(sum.quantity.unscaled() - c.quantity.unscaled());
+                sum.cost = Money::from_unscaled(sum.cost.unscaled() - c.cost.unscaled());
+                sum.records -= c.records;
+                if sum.records == 0 {
+                    self.charged.remove(&(id, price, usage));
+                }
+            }
+        }
+    }
+
+    /// The same tallies with only the groups that hold an entry.
+    pub fn compacted(&self) -> Tallies {
+        let mut out = Tallies::new(self.groups.dims.len());
+        let mut ids: HashMap<u32, u32> = HashMap::default();
+        let mut id_of = |out: &mut Tallies, g: u32| -> u32 {
+            *ids.entry(g).or_insert_with(|| {
+                let codes: Vec<u32> = self.groups.members[g as usize]
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &c)| out.groups.dim(d).code(self.groups.dims[d].value(c)))
+                    .collect();
+                out.groups.id(&codes)
+            })
+        };
+        for (&(g, price), t) in &self.by_price {
+            let id = id_of(&mut out, g);
+            out.by_price.insert((id, price), *t);
+        }
+        for (&(g, price, usage), c) in &self.charged {
+            let id = id_of(&mut out, g);
+            out.charged.insert((id, price, usage), *c);
+        }
+        out.overflowed = self.overflowed;
+        out
     }
 
     /// The same tallies over some of the dimensions (`dims`, in the order wanted):

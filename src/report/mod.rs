@@ -15,6 +15,7 @@ use crate::catalog::terms::UsageType;
 use crate::pricing::group::Tallies;
 use crate::pricing::rate::{LineItem, Reject};
 use crate::vocab::money::{Money, Quantity};
+use polars::prelude::{DataFrame, PolarsResult, polars_err};
 use std::collections::BTreeMap;
 use table::{Kind, Schema, Table, Values};
 
@@ -265,6 +266,36 @@ pub fn reject_table(rejects: &[Reject]) -> Table {
         names: reject_schema().into_iter().map(|(n, _)| n).collect(),
         columns,
     }
+}
+
+/// The rows of a rejects table (`reject_table`'s inverse): a source repeated in
+/// the table is shared.
+pub fn reject_rows(frame: &DataFrame) -> PolarsResult<Vec<Reject>> {
+    use crate::vocab::rows::{Ints, Texts};
+    let source = Texts::of(frame.column("source")?)?;
+    let row = Ints::of(frame.column("row")?.i64()?);
+    let id = Texts::of(frame.column("request_id")?)?;
+    let reason = Texts::of(frame.column("reason")?)?;
+    let message = Texts::of(frame.column("message")?)?;
+    let mut sources: std::collections::HashMap<String, std::sync::Arc<str>> = Default::default();
+    let mut out = Vec::with_capacity(frame.height());
+    for i in 0..frame.height() {
+        let s = source.get(i).unwrap_or_default();
+        let shared = sources
+            .entry(s.to_string())
+            .or_insert_with(|| std::sync::Arc::from(s))
+            .clone();
+        let code = reason.get(i).unwrap_or_default();
+        out.push(Reject {
+            source: shared,
+            row: row.get(i).unwrap_or(0),
+            request_id: id.get(i).map(str::to_string),
+            reason: crate::vocab::reasons::Reason::from_code(code)
+                .ok_or_else(|| polars_err!(ComputeError: "unknown reject reason {code:?}"))?,
+            message: message.get(i).unwrap_or_default().to_string(),
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@ use crate::vocab::reasons::Reason;
 use crate::vocab::rows::{Ints, Texts};
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Rejects written to the report per call.
 const REJECT_CHUNK: usize = 65_536;
@@ -232,31 +231,5 @@ fn read_tallies(path: &Path, keys: usize) -> PolarsResult<Tallies> {
 
 fn read_rejects(path: &Path) -> Result<Vec<Reject>> {
     let frame = read(path)?;
-    let parse = || -> PolarsResult<Vec<Reject>> {
-        let source = Texts::of(frame.column("source")?)?;
-        let row = Ints::of(frame.column("row")?.i64()?);
-        let id = Texts::of(frame.column("request_id")?)?;
-        let reason = Texts::of(frame.column("reason")?)?;
-        let message = Texts::of(frame.column("message")?)?;
-        let mut sources: std::collections::HashMap<String, Arc<str>> = Default::default();
-        let mut out = Vec::with_capacity(frame.height());
-        for i in 0..frame.height() {
-            let s = source.get(i).unwrap_or_default();
-            let shared = sources
-                .entry(s.to_string())
-                .or_insert_with(|| Arc::from(s))
-                .clone();
-            let code = reason.get(i).unwrap_or_default();
-            out.push(Reject {
-                source: shared,
-                row: row.get(i).unwrap_or(0),
-                request_id: id.get(i).map(str::to_string),
-                reason: Reason::from_code(code)
-                    .ok_or_else(|| polars_err!(ComputeError: "unknown reason {code:?}"))?,
-                message: message.get(i).unwrap_or_default().to_string(),
-            });
-        }
-        Ok(out)
-    };
-    parse().map_err(|e| Error::input(path, e))
+    crate::report::reject_rows(&frame).map_err(|e| Error::input(path, e))
 }

@@ -12,6 +12,7 @@
 mod charges;
 mod map;
 mod merge;
+mod once;
 mod plan;
 mod read;
 mod reduce;

@@ -8,7 +8,7 @@ use crate::capacity::{CapacityModels, Invocations, Registry};
 use crate::error::{Error, Result};
 use crate::ingest::{self, Batch, InputFile, Unreadable};
 use crate::pricing::dedup::spill::{Listed, Spill};
-use crate::pricing::dedup::{Claim, SeenIds, in_claim_order, split_flags, usage_print};
+use crate::pricing::dedup::{Claim, Marks, SeenIds, in_claim_order, split_flags, usage_print};
 use crate::pricing::group::{GroupKey, Tallies};
 use crate::pricing::rate::{LineItem, RateCache, RateContext, Rated, Reject, rate_slice_with};
 use crate::progress::Progress;
@@ -27,7 +27,11 @@ use std::sync::{Arc, Mutex};
 /// Duplicate detection for the run.
 pub(super) enum Duplicates {
     Memory(SeenIds),
+    /// Found by a first pass over the inputs (or, in `once`, after the pass).
     Listed(Listed),
+    /// One pass (`once`): ids spilled while every row is rated; the duplicates found
+    /// after the pass are read again and taken back.
+    Spilling(Spill),
 }
 
 /// Everything accumulated while reading.
@@ -59,14 +63,29 @@ impl<'c> RunState<'c> {
     /// Reads and rates every usage file of the plan, after the first pass that lists
     /// duplicates when they are found on disk. The progress goes on through billing.
     pub(super) fn read_inputs(&mut self, plan: &Plan) -> Result<(Vec<InputInfo>, Progress)> {
-        if plan.on_disk {
-            let spill = plan.staging.path().join(".dedup");
-            let listed = find_duplicates(&plan.files, self.cfg, &spill)?;
+        let scratch = plan.staging.path().join(".dedup");
+        let once = plan.on_disk && self.once_allowed(&plan.files);
+        let mut reports_rejects = None;
+        if once {
+            self.duplicates = Duplicates::Spilling(Spill::create(&scratch.join("ids"))?);
+            // Rejects are held until the duplicates among them are known.
+            let held = sink::open(
+                Format::Parquet,
+                &scratch,
+                "rejects",
+                &report::reject_schema(),
+            )?;
+            reports_rejects = Some(std::mem::replace(&mut self.rejects, held));
+        } else if plan.on_disk {
+            let listed = find_duplicates(&plan.files, self.cfg, &scratch)?;
             self.duplicates = Duplicates::Listed(Listed::new(listed));
         }
         let progress = Progress::new(plan.bytes(), self.cfg.quiet);
         let mut inputs = Vec::new();
+        // Each file's first ordinal, and the end.
+        let mut starts = Vec::with_capacity(plan.files.len() + 1);
         for file in &plan.files {
+            starts.push(self.ordinal);
             let (rows, problem) = self.read_file(file, &progress)?;
             progress.file_done(file.bytes);
             inputs.push(InputInfo {
@@ -77,6 +96,11 @@ impl<'c> RunState<'c> {
                 problem,
                 etag: file.remote.as_ref().and_then(|o| o.etag.clone()),
             });
+        }
+        starts.push(self.ordinal);
+        if let Some(sink) = reports_rejects {
+            self.take_back_duplicates(&plan.files, &starts, &scratch, sink)?;
+            std::fs::remove_dir_all(&scratch).ok();
         }
         Ok((inputs, progress))
     }
@@ -154,17 +178,8 @@ impl<'c> RunState<'c> {
         path: &Path,
     ) -> Result<u64> {
         let cols = UsageColumns::from_frame(&batch.frame).map_err(|e| Error::input(path, e))?;
-        let (duplicate, repeated, conflicts) = self.mark_duplicates(&cols, &batch.unreadable);
-        let ctx = RateContext {
-            catalog: &self.cfg.catalog,
-            group_by: &self.keys,
-            line_items: self.cfg.line_items,
-            window: self.cfg.window,
-            profiles: &self.cfg.profiles,
-            capacity: &self.capacity_models,
-            allocation: &self.cfg.allocation,
-            split: self.cfg.split,
-        };
+        let (duplicate, repeated, conflicts) = self.mark_duplicates(&cols, &batch.unreadable)?;
+        let ctx = self.context();
         let caches = &self.caches;
         let rated: Vec<Rated> = slices(cols.len, self.cfg.threads)
             .into_par_iter()
@@ -208,14 +223,28 @@ impl<'c> RunState<'c> {
         Ok(read)
     }
 
+    /// What rating a row depends on.
+    pub(super) fn context(&self) -> RateContext<'_> {
+        RateContext {
+            catalog: &self.cfg.catalog,
+            group_by: &self.keys,
+            line_items: self.cfg.line_items,
+            window: self.cfg.window,
+            profiles: &self.cfg.profiles,
+            capacity: &self.capacity_models,
+            allocation: &self.cfg.allocation,
+            split: self.cfg.split,
+        }
+    }
+
     /// Flags the batch's repeated request ids, for its readable rows and for the
     /// records its reader rejected, in the order they claim ids (`dedup::claims`);
     /// and the readable rows whose id was seen before with other usage.
-    fn mark_duplicates(
+    pub(super) fn mark_duplicates(
         &mut self,
         cols: &UsageColumns,
         unreadable: &[Unreadable],
-    ) -> (Vec<bool>, Vec<bool>, Vec<usize>) {
+    ) -> Result<(Vec<bool>, Vec<bool>, Vec<usize>)> {
         let total = cols.len + unreadable.len();
         let claims = in_claim_order(&cols.request_id, &cols.row, unreadable);
         // The readable row at claim position `k`, if it is one.
@@ -232,6 +261,13 @@ impl<'c> RunState<'c> {
             Duplicates::Memory(seen) => seen.mark_printed(ids, print),
             // Only the rows the first pass listed are printed.
             Duplicates::Listed(listed) => listed.mark_printed(self.ordinal, total, print),
+            Duplicates::Spilling(spill) => {
+                spill.push_batch(ids, self.ordinal)?;
+                Marks {
+                    duplicate: vec![false; total],
+                    conflict: vec![false; total],
+                }
+            }
         };
         let conflicts = (0..total)
             .filter(|&k| marks.conflict[k])
@@ -244,13 +280,13 @@ impl<'c> RunState<'c> {
         self.ordinal += total as u64;
         let repeats = readable.iter().chain(&rejected).filter(|d| **d).count();
         self.counts.duplicate += repeats as u64;
-        (readable, rejected, conflicts)
+        Ok((readable, rejected, conflicts))
     }
 
     /// A duplicate whose usage differs from the first copy's is still a duplicate
     /// (the first wins), but is reported: a `duplicate_conflict` line in rejects,
     /// not counted as a rejected row.
-    fn conflict_rejects(
+    pub(super) fn conflict_rejects(
         &mut self,
         cols: &UsageColumns,
         rows: &[usize],
@@ -299,7 +335,7 @@ impl<'c> RunState<'c> {
     }
 
     /// Adds rejects to the manifest's `rejects_by_reason`.
-    fn count_reasons(&mut self, rejects: &[Reject]) {
+    pub(super) fn count_reasons(&mut self, rejects: &[Reject]) {
         for r in rejects {
             *self.by_reason.entry(r.reason.code()).or_default() += 1;
         }

@@ -3,6 +3,7 @@
 
 mod allocation;
 mod capacity;
+mod dedup;
 mod focus;
 mod hardening;
 mod logs;

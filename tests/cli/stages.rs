@@ -13,7 +13,7 @@ fn args(parts: &[&[String]]) -> Vec<String> {
     parts.concat()
 }
 
-fn strings(v: &[&str]) -> Vec<String> {
+pub(super) fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
@@ -29,13 +29,13 @@ fn ok(what: &str, o: &std::process::Output) {
     );
 }
 
-fn run(a: &[String]) -> std::process::Output {
+pub(super) fn run(a: &[String]) -> std::process::Output {
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     billrun(&a)
 }
 
 /// Every file under `dir` (manifest timing fields dropped), by relative path.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(super) fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -142,7 +142,7 @@ fn assert_same(dir: &Path) {
 /// One usage row: ids from a small pool (copies across files, some with other
 /// usage: conflicts), some rows without id, some a reject (unknown model, bad
 /// count, bad timestamp).
-fn row(id: u8, tokens: u32, kind: u8, minute: u8) -> String {
+pub(super) fn row(id: u8, tokens: u32, kind: u8, minute: u8) -> String {
     let id = match id {
         0 => String::new(),
         n => format!("req-{n}"),
@@ -168,6 +168,12 @@ fn row(id: u8, tokens: u32, kind: u8, minute: u8) -> String {
             tokens.to_string(),
             format!("2025-11-02T09:{minute:02}:00Z"),
         ),
+        // An imported model whose copy windows are derived from its invocations.
+        9 => (
+            IMPORTED,
+            tokens.to_string(),
+            format!("2025-12-02T0{}:{minute:02}:00Z", tokens % 10),
+        ),
         _ => (
             "amazon.nova-lite-v1:0",
             tokens.to_string(),
@@ -190,9 +196,11 @@ fn log_line(id: u8, tokens: u32, bad: bool) -> String {
     }
 }
 
-type Rows = Vec<(u8, u32, u8, u8)>;
+const IMPORTED: &str = "arn:aws:bedrock:us-east-1:111122223333:imported-model/llama31-8b";
 
-fn write_inputs(dir: &Path, files: &[Rows], log: &[(u8, u32, bool)]) -> Vec<String> {
+pub(super) type Rows = Vec<(u8, u32, u8, u8)>;
+
+pub(super) fn write_inputs(dir: &Path, files: &[Rows], log: &[(u8, u32, bool)]) -> Vec<String> {
     let input = dir.join("in");
     std::fs::create_dir_all(&input).unwrap();
     for (i, rows) in files.iter().enumerate() {
