@@ -113,7 +113,7 @@ fn batches_of<R: parquet::file::reader::ChunkReader + 'static>(
 pub(crate) fn frames(
     path: &std::path::Path,
     batch_rows: usize,
-) -> Result<impl Iterator<Item = Result<DataFrame>>> {
+) -> Result<impl Iterator<Item = Result<DataFrame>> + use<>> {
     let input = |e: &dyn std::fmt::Display| Error::input_msg(path, e.to_string());
     let file = File::open(path).map_err(|e| Error::input(path, e))?;
     let found =

@@ -51,78 +51,46 @@ pub fn reduce(cfg: &RunConfig, bucket: u32) -> Result<Partial> {
     let staging = Staging::create(&out_dir)?;
     let registry = std::mem::take(&mut capacity.registry);
     let mut state = RunState::open(cfg, staging.path(), Format::Parquet, registry, models)?;
-    // Every map file of this bucket, each sorted by (file, position); a usage file's
-    // records are all in one of them (one shard, one set of column types).
-    let mut frames = Vec::new();
+    // Every map file of this bucket, read in batches: each is in (file, position)
+    // order as map wrote it, and a usage file's records are all in one of them (one
+    // shard, one set of column types), so replaying the file with the smallest number
+    // next, run by run, is the single run's order; memory holds a batch per file.
+    let mut cursors = Vec::new();
     for (dir, shard) in &shards {
-        for name in shard
+        let names = shard
             .files
             .iter()
-            .filter(|n| stage::is_bucket_file(n, bucket))
-        {
-            let path = dir.join(name);
-            let read = || -> PolarsResult<DataFrame> {
-                let file = std::fs::File::open(&path)?;
-                ParquetReader::new(file)
-                    .finish()?
-                    .sort([FILE_COLUMN, SEQ_COLUMN], SortMultipleOptions::default())
-            };
-            frames.push(read().map_err(|e| Error::input(&path, e))?);
+            .filter(|n| stage::is_bucket_file(n, bucket));
+        for name in names {
+            cursors.push(Cursor::open(&dir.join(name), cfg.batch_rows)?);
         }
     }
-    let mut runs = Vec::new();
-    for (f, frame) in frames.iter().enumerate() {
-        let files = Ints::of(
-            frame
-                .column(FILE_COLUMN)
-                .and_then(|c| c.i64())
-                .map_err(|e| {
-                    Error::input_msg(&dirs[0], format!("a bucket file has no {FILE_COLUMN}: {e}"))
-                })?,
-        );
-        let mut start = 0;
-        while start < frame.height() {
-            let index = files.get(start).unwrap_or(-1);
-            let mut end = start + 1;
-            while end < frame.height() && files.get(end) == Some(index) {
-                end += 1;
-            }
-            runs.push((index, f, start..end));
-            start = end;
-        }
-    }
-    runs.sort_by_key(|(index, _, _)| *index);
-    for pair in runs.windows(2) {
-        if pair[0].0 == pair[1].0 {
+    let mut last: Option<i64> = None;
+    while let Some(c) = (0..cursors.len())
+        .filter(|&c| cursors[c].file().is_some())
+        .min_by_key(|&c| cursors[c].file())
+    {
+        let (index, slice) = cursors[c].take_run(cfg.batch_rows)?;
+        if last > Some(index) {
             return Err(Error::input_msg(
-                &dirs[0],
-                format!(
-                    "input file {} appears in two bucket files: the map shards disagree",
-                    pair[0].0
-                ),
+                &cursors[c].path,
+                "the bucket file is not in input order: the map shards disagree",
             ));
         }
-    }
-    for (index, f, range) in runs {
+        last = Some(index);
         let info = usize::try_from(index)
             .ok()
             .and_then(|i| inputs.iter().find(|x| x.index == i))
             .ok_or_else(|| {
                 Error::input_msg(
-                    &dirs[0],
+                    &cursors[c].path,
                     format!("records of input file {index}, which no shard lists"),
                 )
             })?;
         let path = PathBuf::from(&info.info.path);
         let source: Arc<str> = Arc::from(info.info.path.as_str());
-        let mut at = range.start;
-        while at < range.end {
-            let len = cfg.batch_rows.min(range.end - at);
-            let batch =
-                replay(&frames[f].slice(at as i64, len)).map_err(|e| Error::input(&path, e))?;
-            state.rate_batch(&batch, &source, &path)?;
-            at += len;
-        }
+        let batch = replay(&slice).map_err(|e| Error::input(&path, e))?;
+        state.rate_batch(&batch, &source, &path)?;
     }
     let partial = Partial {
         billrun_stage: PARTIAL.into(),
@@ -160,6 +128,67 @@ pub fn reduce(cfg: &RunConfig, bucket: u32) -> Result<Partial> {
     stage::write_json(&partial, staging.path())?;
     staging.commit()?;
     Ok(partial)
+}
+
+/// A bucket file read in batches, with the position of the next record.
+struct Cursor {
+    path: PathBuf,
+    frames: Box<dyn Iterator<Item = Result<DataFrame>>>,
+    frame: Option<(DataFrame, Vec<i64>)>,
+    at: usize,
+}
+
+impl Cursor {
+    fn open(path: &Path, batch_rows: usize) -> Result<Cursor> {
+        let mut c = Cursor {
+            path: path.to_path_buf(),
+            frames: Box::new(crate::ingest::parquet_frames(path, batch_rows)?),
+            frame: None,
+            at: 0,
+        };
+        c.fill()?;
+        Ok(c)
+    }
+
+    /// Moves to the next batch holding a record, if the current one is done.
+    fn fill(&mut self) -> Result<()> {
+        while self
+            .frame
+            .as_ref()
+            .is_none_or(|(f, _)| self.at >= f.height())
+        {
+            let Some(frame) = self.frames.next().transpose()? else {
+                self.frame = None;
+                return Ok(());
+            };
+            let files = frame
+                .column(FILE_COLUMN)
+                .and_then(|c| c.i64())
+                .map(|c| c.iter().map(|v| v.unwrap_or(-1)).collect())
+                .map_err(|e| Error::input(&self.path, e))?;
+            self.frame = Some((frame, files));
+            self.at = 0;
+        }
+        Ok(())
+    }
+
+    /// The input file of the next record (`None`: none left).
+    fn file(&self) -> Option<i64> {
+        self.frame.as_ref().map(|(_, files)| files[self.at])
+    }
+
+    /// The next records of one input file, at most `most`.
+    fn take_run(&mut self, most: usize) -> Result<(i64, DataFrame)> {
+        let (frame, files) = self.frame.as_ref().expect("a record is left");
+        let index = files[self.at];
+        let end = (self.at..files.len().min(self.at + most))
+            .find(|&i| files[i] != index)
+            .unwrap_or(files.len().min(self.at + most));
+        let slice = frame.slice(self.at as i64, end - self.at);
+        self.at = end;
+        self.fill()?;
+        Ok((index, slice))
+    }
 }
 
 /// The map shards in `dirs`, checked to be one complete map of the same input.
