@@ -99,6 +99,13 @@ impl Values {
         match (self, other) {
             (Values::Text(a), Values::Text(b)) => a.extend(b),
             (Values::Shared(a), Values::Shared(b)) => a.extend(b),
+            // Text written alike either way: rows read back from a file join shared ones.
+            (Values::Shared(a), Values::Text(b)) => {
+                a.extend(b.into_iter().map(|v| v.map(std::sync::Arc::from)))
+            }
+            (Values::Text(a), Values::Shared(b)) => {
+                a.extend(b.into_iter().map(|v| v.map(|s| s.to_string())))
+            }
             (Values::Int(a), Values::Int(b)) => a.extend(b),
             (Values::Money(a), Values::Money(b)) => a.extend(b),
             (Values::Quantity(a), Values::Quantity(b)) => a.extend(b),
@@ -217,6 +224,70 @@ impl Table {
             .map(|(n, v)| v.to_column(n))
             .collect::<PolarsResult<Vec<_>>>()?;
         DataFrame::new(self.len(), columns)
+    }
+
+    /// A frame of `schema`'s columns (as `to_frame` writes them, read back) as a table.
+    pub fn from_frame(frame: &DataFrame, schema: &Schema) -> PolarsResult<Table> {
+        let unscaled = |c: &Column| -> PolarsResult<Vec<Option<i128>>> {
+            let d = c.decimal()?;
+            polars_ensure!(d.scale() == SCALE as usize, ComputeError: "{} is not DECIMAL(38, {SCALE})", c.name());
+            Ok(d.physical().iter().collect())
+        };
+        let columns = schema
+            .iter()
+            .map(|(name, kind)| {
+                let c = frame.column(name)?;
+                Ok(match kind {
+                    Kind::Text => {
+                        let v = c.str()?.iter().map(|v| v.map(str::to_string)).collect();
+                        Values::Text(v)
+                    }
+                    Kind::Int => Values::Int(c.i64()?.iter().collect()),
+                    Kind::Money => Values::Money(
+                        unscaled(c)?
+                            .into_iter()
+                            .map(|v| Money::from_unscaled(v.unwrap_or(0)))
+                            .collect(),
+                    ),
+                    Kind::Quantity => Values::Quantity(
+                        unscaled(c)?
+                            .into_iter()
+                            .map(|v| Quantity::from_unscaled(v.unwrap_or(0)))
+                            .collect(),
+                    ),
+                    Kind::MaybeQuantity => Values::MaybeQuantity(
+                        unscaled(c)?
+                            .into_iter()
+                            .map(|v| v.map(Quantity::from_unscaled))
+                            .collect(),
+                    ),
+                    Kind::Instant => {
+                        let (phys, unit) = match c.dtype() {
+                            DataType::Datetime(unit, _) => {
+                                (c.datetime()?.physical().clone(), *unit)
+                            }
+                            dt => {
+                                polars_bail!(ComputeError: "{} is {dt}, not a timestamp", c.name())
+                            }
+                        };
+                        let per = match unit {
+                            TimeUnit::Nanoseconds => -1000,
+                            TimeUnit::Microseconds => 1,
+                            TimeUnit::Milliseconds => 1000,
+                        };
+                        let micros = phys.iter().map(|v| {
+                            let v = v.unwrap_or(0);
+                            if per < 0 { v.div_euclid(1000) } else { v * per }
+                        });
+                        Values::Instant(micros.collect())
+                    }
+                })
+            })
+            .collect::<PolarsResult<Vec<Values>>>()?;
+        Ok(Table {
+            names: schema.iter().map(|(n, _)| n.clone()).collect(),
+            columns,
+        })
     }
 
     pub fn polars_schema(schema: &Schema) -> PolarsResult<polars::prelude::Schema> {

@@ -96,7 +96,7 @@ impl RunState<'_> {
             }
         }
         if let Some(sink) = self.line_items.as_mut() {
-            sink.write(items)?;
+            sink.write(super::read::LineRows::Items(items))?;
         }
         Ok(())
     }

@@ -4,8 +4,9 @@
 //! merge's own capacity tables, with the invocations and shares of every bucket).
 
 use super::plan::plan_for;
+use super::read::LineRows;
 use super::read::RunState;
-use super::stage::{self, INVOCATIONS, PARTIAL, Partial, REJECTS, TALLIES};
+use super::stage::{self, INVOCATIONS, LINE_ITEMS, PARTIAL, Partial, REJECTS, StageInput, TALLIES};
 use super::{RunConfig, RunReport, write};
 use crate::catalog::terms::UsageType;
 use crate::error::{Error, Result};
@@ -14,6 +15,7 @@ use crate::pricing::group::{Charged, GroupKey, Tallies};
 use crate::pricing::rate::{Reject, Tally};
 use crate::report::manifest::InputInfo;
 use crate::report::outdir;
+use crate::report::table::Table;
 use crate::vocab::money::{Money, Quantity};
 use crate::vocab::reasons::Reason;
 use crate::vocab::rows::{Ints, Texts};
@@ -25,7 +27,6 @@ const REJECT_CHUNK: usize = 65_536;
 
 pub fn merge(cfg: &RunConfig) -> Result<RunReport> {
     let started_at = chrono::Utc::now().to_rfc3339();
-    stage::refuse_line_items(cfg, "merge")?;
     let dirs = stage::dirs(&cfg.inputs, PARTIAL)?;
     let mut partials = Vec::new();
     for dir in &dirs {
@@ -54,6 +55,8 @@ pub fn merge(cfg: &RunConfig) -> Result<RunReport> {
             )
         } else if p.inputs != first.inputs || p.skipped != first.skipped {
             Some("was reduced from another map")
+        } else if cfg.line_items && !p.files.iter().any(|f| f == LINE_ITEMS) {
+            Some("holds no line items (reduce it with --line-items)")
         } else {
             None
         };
@@ -66,7 +69,7 @@ pub fn merge(cfg: &RunConfig) -> Result<RunReport> {
     }
     let registry = std::mem::take(&mut plan.capacity.registry);
     let dir = plan.staging.path();
-    let mut state = RunState::open(cfg, dir, cfg.format, registry, models)?;
+    let mut state = RunState::open(cfg, dir, super::read::Sinks::Reports, registry, models)?;
     let mut rejects = Vec::new();
     for (dir, p) in &partials {
         absorb(&mut state, dir, p)?;
@@ -87,6 +90,10 @@ pub fn merge(cfg: &RunConfig) -> Result<RunReport> {
         state.write_table(chunk)?;
     }
     drop(rejects);
+    if cfg.line_items {
+        let dirs: Vec<&Path> = partials.iter().map(|(d, _)| d.as_path()).collect();
+        merge_line_items(&mut state, &dirs, &first.inputs)?;
+    }
     let mut inputs: Vec<InputInfo> = first.inputs.iter().map(|i| i.info.clone()).collect();
     let derived_rejected = state.bill_capacity(&mut plan, &mut inputs)?;
     write::write(cfg, plan, state, inputs, derived_rejected, started_at)
@@ -232,4 +239,87 @@ fn read_tallies(path: &Path, keys: usize) -> PolarsResult<Tallies> {
 fn read_rejects(path: &Path) -> Result<Vec<Reject>> {
     let frame = read(path)?;
     crate::report::reject_rows(&frame).map_err(|e| Error::input(path, e))
+}
+
+/// Every partial's line items in the input's order (each partial's are, by file and
+/// row), merged a run of rows at a time; rows of one record are in one bucket.
+fn merge_line_items(state: &mut RunState, dirs: &[&Path], inputs: &[StageInput]) -> Result<()> {
+    let index: std::collections::HashMap<&str, usize> = inputs
+        .iter()
+        .map(|i| (i.info.path.as_str(), i.index))
+        .collect();
+    let schema = crate::report::line_item_schema();
+    let mut cursors = Vec::new();
+    for dir in dirs {
+        let path = dir.join(LINE_ITEMS);
+        let frames = crate::ingest::parquet_frames(&path, REJECT_CHUNK)?;
+        let mut c = Items {
+            path,
+            frames: Box::new(frames),
+            frame: None,
+            at: 0,
+        };
+        c.fill(&index)?;
+        cursors.push(c);
+    }
+    loop {
+        let mut order: Vec<(usize, (usize, i64))> = (0..cursors.len())
+            .filter_map(|c| cursors[c].key().map(|k| (c, k)))
+            .collect();
+        order.sort_by_key(|&(c, k)| (k, c));
+        let Some(&(c, _)) = order.first() else {
+            return Ok(());
+        };
+        // The first cursor's rows up to the next cursor's key (ties: bucket order).
+        let bound = order.get(1).map(|&(_, k)| k);
+        let (frame, keys) = cursors[c].frame.as_ref().expect("a row is left");
+        let start = cursors[c].at;
+        let end = (start..keys.len())
+            .find(|&i| bound.is_some_and(|b| keys[i] > b))
+            .unwrap_or(keys.len());
+        let table = Table::from_frame(&frame.slice(start as i64, end - start), &schema)
+            .map_err(|e| Error::input(&cursors[c].path, e))?;
+        cursors[c].at = end;
+        cursors[c].fill(&index)?;
+        if let Some(sink) = state.line_items.as_mut() {
+            sink.write(LineRows::Table(table))?;
+        }
+    }
+}
+
+/// A partial's line items read in batches, with each row's (file, row) key.
+struct Items {
+    path: PathBuf,
+    frames: Box<dyn Iterator<Item = Result<DataFrame>>>,
+    frame: Option<(DataFrame, Vec<(usize, i64)>)>,
+    at: usize,
+}
+
+impl Items {
+    fn fill(&mut self, index: &std::collections::HashMap<&str, usize>) -> Result<()> {
+        while self.frame.as_ref().is_none_or(|(_, k)| self.at >= k.len()) {
+            let Some(frame) = self.frames.next().transpose()? else {
+                self.frame = None;
+                return Ok(());
+            };
+            let keys = || -> PolarsResult<Vec<(usize, i64)>> {
+                let source = Texts::of(frame.column("source")?)?;
+                let row = Ints::of(frame.column("row")?.i64()?);
+                Ok((0..frame.height())
+                    .map(|i| {
+                        let file = source.get(i).and_then(|s| index.get(s).copied());
+                        (file.unwrap_or(usize::MAX), row.get(i).unwrap_or(0))
+                    })
+                    .collect())
+            };
+            let keys = keys().map_err(|e| Error::input(&self.path, e))?;
+            self.frame = Some((frame, keys));
+            self.at = 0;
+        }
+        Ok(())
+    }
+
+    fn key(&self) -> Option<(usize, i64)> {
+        self.frame.as_ref().map(|(_, k)| k[self.at])
+    }
 }

@@ -148,7 +148,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     let models = plan.capacity.models();
     let registry = std::mem::take(&mut plan.capacity.registry);
     let dir = plan.staging.path();
-    let mut state = read::RunState::open(cfg, dir, cfg.format, registry, models)?;
+    let mut state = read::RunState::open(cfg, dir, read::Sinks::Reports, registry, models)?;
     let (mut inputs, progress) = state.read_inputs(&plan)?;
     let derived_rejected = state.bill_capacity(&mut plan, &mut inputs)?;
     progress.finish();

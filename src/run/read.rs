@@ -34,6 +34,29 @@ pub(super) enum Duplicates {
     Spilling(Spill),
 }
 
+/// Where a run's rejects and line items go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sinks {
+    /// The reports: `--format`, line items partitioned with `--partition-by`.
+    Reports,
+    /// A partial (`reduce`): flat Parquet files.
+    Partial,
+}
+
+/// Line items for the line-items writer: rated ones, or rows already in a table
+/// (merged from partials).
+pub(super) enum LineRows {
+    Items(Vec<LineItem>),
+    Table(crate::report::table::Table),
+}
+
+fn line_rows_table(rows: LineRows) -> crate::report::table::Table {
+    match rows {
+        LineRows::Items(items) => report::line_item_table(items),
+        LineRows::Table(table) => table,
+    }
+}
+
 /// Everything accumulated while reading.
 pub(super) struct RunState<'c> {
     pub(super) cfg: &'c RunConfig,
@@ -47,7 +70,7 @@ pub(super) struct RunState<'c> {
     pub(super) by_reason: BTreeMap<&'static str, u64>,
     pub(super) rejects: Box<dyn TableSink>,
     /// Line items, turned into tables and written on their own thread.
-    pub(super) line_items: Option<Background<Vec<LineItem>>>,
+    pub(super) line_items: Option<Background<LineRows>>,
     pub(super) registry: Registry,
     pub(super) capacity_models: CapacityModels,
     pub(super) invocations: Invocations,
@@ -108,15 +131,20 @@ impl<'c> RunState<'c> {
     pub(super) fn open(
         cfg: &'c RunConfig,
         dir: &Path,
-        format: Format,
+        sinks: Sinks,
         registry: Registry,
         capacity_models: CapacityModels,
     ) -> Result<RunState<'c>> {
+        let format = match sinks {
+            Sinks::Reports => cfg.format,
+            Sinks::Partial => Format::Parquet,
+        };
+        let partition = cfg.partition.as_ref().filter(|_| sinks == Sinks::Reports);
         let rejects = sink::open(format, dir, "rejects", &report::reject_schema())?;
         let schema = report::line_item_schema();
-        let sink: Option<Box<dyn TableSink>> = match (cfg.line_items, &cfg.partition) {
+        let sink: Option<Box<dyn TableSink>> = match (cfg.line_items, partition) {
             (false, _) => None,
-            (true, None) => Some(sink::open(cfg.format, dir, "line_items", &schema)?),
+            (true, None) => Some(sink::open(format, dir, "line_items", &schema)?),
             (true, Some(p)) => Some(Box::new(PartitionedSink::new(
                 cfg.format,
                 dir,
@@ -136,7 +164,7 @@ impl<'c> RunState<'c> {
             conflicts: 0,
             by_reason: BTreeMap::new(),
             rejects,
-            line_items: sink.map(|s| Background::spawn("line_items", s, report::line_item_table)),
+            line_items: sink.map(|s| Background::spawn("line_items", s, line_rows_table)),
             registry,
             capacity_models,
             invocations: Invocations::new(),
@@ -329,7 +357,7 @@ impl<'c> RunState<'c> {
         self.count_reasons(&part.rejects);
         self.tallies.absorb(part.tallies);
         if let Some(sink) = self.line_items.as_mut() {
-            sink.write(part.line_items)?;
+            sink.write(LineRows::Items(part.line_items))?;
         }
         Ok(part.rejects)
     }

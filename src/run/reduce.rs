@@ -6,10 +6,10 @@
 
 use super::RunConfig;
 use super::plan::load_capacity;
-use super::read::RunState;
+use super::read::{RunState, Sinks};
 use super::stage::{
-    self, FILE_COLUMN, INVOCATIONS, MAP, MESSAGE_COLUMN, MapShard, PARTIAL, Partial, REASON_COLUMN,
-    REJECTS, SEQ_COLUMN, StageInput, TALLIES,
+    self, FILE_COLUMN, INVOCATIONS, LINE_ITEMS, MAP, MESSAGE_COLUMN, MapShard, PARTIAL, Partial,
+    REASON_COLUMN, REJECTS, SEQ_COLUMN, StageInput, TALLIES,
 };
 use crate::error::{Error, Result};
 use crate::ingest::Batch;
@@ -26,7 +26,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub fn reduce(cfg: &RunConfig, bucket: u32) -> Result<Partial> {
-    stage::refuse_line_items(cfg, "reduce")?;
     let dirs = stage::dirs(&cfg.inputs, MAP)?;
     let shards = read_shards(&dirs, cfg)?;
     let buckets = shards[0].1.buckets;
@@ -50,7 +49,7 @@ pub fn reduce(cfg: &RunConfig, bucket: u32) -> Result<Partial> {
     let fingerprint = stage::fingerprint(cfg, &models);
     let staging = Staging::create(&out_dir)?;
     let registry = std::mem::take(&mut capacity.registry);
-    let mut state = RunState::open(cfg, staging.path(), Format::Parquet, registry, models)?;
+    let mut state = RunState::open(cfg, staging.path(), Sinks::Partial, registry, models)?;
     // Every map file of this bucket, read in batches: each is in (file, position)
     // order as map wrote it, and a usage file's records are all in one of them (one
     // shard, one set of column types), so replaying the file with the smallest number
@@ -120,11 +119,18 @@ pub fn reduce(cfg: &RunConfig, bucket: u32) -> Result<Partial> {
         overflowed: state.tallies.overflowed,
         inputs,
         skipped: shards[0].1.skipped.clone(),
-        files: vec![REJECTS.into(), TALLIES.into(), INVOCATIONS.into()],
+        files: [REJECTS, TALLIES, INVOCATIONS]
+            .into_iter()
+            .chain(cfg.line_items.then_some(LINE_ITEMS))
+            .map(String::from)
+            .collect(),
     };
     write_tallies(&state, staging.path())?;
     write_invocations(&state, staging.path())?;
     state.rejects.finish()?;
+    if let Some(items) = state.line_items {
+        items.finish()?;
+    }
     stage::write_json(&partial, staging.path())?;
     staging.commit()?;
     Ok(partial)

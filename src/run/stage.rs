@@ -84,6 +84,7 @@ pub const PARTIAL: &str = "partial";
 pub const TALLIES: &str = "tallies.parquet";
 pub const INVOCATIONS: &str = "invocations.parquet";
 pub const REJECTS: &str = "rejects.parquet";
+pub const LINE_ITEMS: &str = "line_items.parquet";
 
 /// The name of bucket `b`'s file for the `n`th set of column types.
 pub fn bucket_file(bucket: u32, n: usize) -> String {
@@ -148,16 +149,6 @@ pub fn fingerprint(cfg: &RunConfig, models: &CapacityModels) -> String {
         cfg.split,
     );
     format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
-}
-
-/// Refuses `--line-items` in the staged commands (not carried by partials yet).
-pub fn refuse_line_items(cfg: &RunConfig, command: &str) -> Result<()> {
-    match cfg.line_items {
-        false => Ok(()),
-        true => Err(Error::Usage(format!(
-            "billrun {command} does not carry line items yet; use billrun run --line-items, or drop --line-items"
-        ))),
-    }
 }
 
 /// The stage directories named, each once, in a stable order.

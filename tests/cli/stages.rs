@@ -229,12 +229,16 @@ proptest! {
         buckets in 1u32..7,
         batch in prop::sample::select(vec![2usize, 5, 65_536]),
         by_hour in any::<bool>(),
+        line_items in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let inputs = write_inputs(dir.path(), &files, &log);
         let mut flags = strings(&["--format", "csv", "--batch-rows", &batch.to_string()]);
         if by_hour {
             flags.extend(strings(&["--group-by", "model_id,hour,account_id"]));
+        }
+        if line_items {
+            flags.extend(strings(&["--line-items"]));
         }
         let (single, merged) = staged_and_single(
             &inputs, dir.path(), shards, buckets,
@@ -258,7 +262,11 @@ fn staged_fixtures_with_capacity_and_focus_equal_a_single_run() {
     .map(|p| path(&fixture(p)))
     .collect();
     let window = strings(&["--to", "2026-01-01"]);
-    let flags = args(&[&capacity_flags(), &window, &strings(&["--format", "focus"])]);
+    let flags = args(&[
+        &capacity_flags(),
+        &window,
+        &strings(&["--format", "focus", "--line-items"]),
+    ]);
     let (single, merged) = staged_and_single(&inputs, dir.path(), 2, 5, &window, &flags);
     assert_eq!(single, merged);
     assert_same(dir.path());
@@ -341,6 +349,9 @@ fn merge_refuses_a_missing_or_repeated_bucket_and_other_options() {
     let o = merge(&parts, &out, &["--group-by", "model_id"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("tallies other keys"), "{}", stderr(&o));
+    let o = merge(&parts, &out, &["--line-items"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("holds no line items"), "{}", stderr(&o));
     let o = merge(&parts, &out, &["--from", "2025-11-02"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -371,23 +382,6 @@ fn reduce_refuses_a_missing_shard_and_a_bucket_out_of_range() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("buckets 0 to 1"), "{}", stderr(&o));
-    let o = billrun(&[
-        "reduce",
-        &maps[0],
-        &maps[1],
-        "--bucket",
-        "0",
-        "--out",
-        &out,
-        "-q",
-        "--line-items",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("does not carry line items"),
-        "{}",
-        stderr(&o)
-    );
     // A report directory is not a map shard.
     let reports = dir.path().join("reports");
     let o = billrun(&[

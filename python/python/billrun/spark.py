@@ -41,7 +41,7 @@ def run(spark, *inputs, out, map_tasks=None, buckets=None, **options):
 
     `map_tasks`: shards of the input files (default: the cluster's parallelism);
     `buckets`: reduce tasks (default: 4 per map task). Other keywords are `billrun
-    run`'s flags, as for `billrun.run`; `line_items` is not supported yet."""
+    run`'s flags, as for `billrun.run`."""
     inputs = [os.fspath(i) for i in inputs]
     m = int(map_tasks or spark.sparkContext.defaultParallelism)
     n = int(buckets or 4 * m)
