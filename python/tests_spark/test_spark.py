@@ -122,6 +122,10 @@ def test_spark_reports_equal_a_single_run(spark, logs, single, tmp_path, map_tas
     started = time.monotonic()
     result = billrun.spark.run(spark, logs, out=out, map_tasks=map_tasks, buckets=buckets, **OPTIONS)
     print(f"\nspark ({map_tasks} map, {buckets} reduce): {time.monotonic() - started:.2f} s")
+    assert_same_reports(result, out, single)
+
+
+def assert_same_reports(result, out, single):
     assert result.exit_code == 1
     got = report_files(out)
     assert sorted(got) == sorted(single)
@@ -166,8 +170,4 @@ def test_an_executor_killed_mid_job_changes_nothing(spark, logs, single, tmp_pat
     assert at < finished, "the job ended before the executor was killed"
     assert pid not in executors(), "the killed executor is gone (another took its place)"
     print(f"\nexecutor {pid} killed {finished - at:.2f} s before the job ended")
-    assert result.exit_code == 1
-    got = report_files(out)
-    assert sorted(got) == sorted(single)
-    for name in single:
-        assert got[name] == single[name], name
+    assert_same_reports(result, out, single)

@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, Batch, Discovered, InputFile};
 use crate::pricing::dedup::{Claim, Key, in_claim_order, significant};
 use crate::progress::Progress;
-use crate::report::manifest::InputInfo;
 use crate::report::outdir::{self, Layout};
 use crate::report::output::Staging;
 use crate::vocab::reasons::Reason;
@@ -77,14 +76,7 @@ pub fn map(cfg: &MapConfig) -> Result<MapReport> {
         total += rows;
         inputs.push(StageInput {
             index,
-            info: InputInfo {
-                path: file.path.display().to_string(),
-                kind: file.kind.as_str().into(),
-                bytes: file.bytes,
-                rows,
-                problem,
-                etag: file.remote.as_ref().and_then(|o| o.etag.clone()),
-            },
+            info: super::read::input_info(file, rows, problem),
         });
     }
     progress.finish();

@@ -111,14 +111,7 @@ impl<'c> RunState<'c> {
             starts.push(self.ordinal);
             let (rows, problem) = self.read_file(file, &progress)?;
             progress.file_done(file.bytes);
-            inputs.push(InputInfo {
-                path: file.path.display().to_string(),
-                kind: file.kind.as_str().into(),
-                bytes: file.bytes,
-                rows,
-                problem,
-                etag: file.remote.as_ref().and_then(|o| o.etag.clone()),
-            });
+            inputs.push(input_info(file, rows, problem));
         }
         starts.push(self.ordinal);
         if let Some(sink) = reports_rejects {
@@ -418,6 +411,19 @@ fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<V
     let duplicates = spill.duplicates();
     std::fs::remove_dir_all(dir).ok();
     duplicates
+}
+
+/// What the manifest records of a usage file read: `rows` records, damaged by
+/// `problem`, if anything.
+pub(super) fn input_info(file: &InputFile, rows: u64, problem: Option<String>) -> InputInfo {
+    InputInfo {
+        path: file.path.display().to_string(),
+        kind: file.kind.as_str().into(),
+        bytes: file.bytes,
+        rows,
+        problem,
+        etag: file.remote.as_ref().and_then(|o| o.etag.clone()),
+    }
 }
 
 /// Row ranges for parallel rating: a few per thread, none tiny.

@@ -36,26 +36,22 @@ pub(super) fn run(a: &[String]) -> std::process::Output {
 
 /// Every file under `dir` (manifest timing fields dropped), by relative path.
 pub(super) fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
+    let timed = |l: &&str| l.contains("_at\": ");
+    super::snapshot(dir)
+        .into_iter()
+        .map(|(p, bytes)| {
             let name = p.strip_prefix(dir).unwrap().display().to_string();
-            let mut bytes = std::fs::read(&p).unwrap();
-            if name.ends_with("manifest.json") {
-                let text = String::from_utf8(bytes).unwrap();
-                let kept: Vec<&str> = text.lines().filter(|l| !l.contains("_at\": ")).collect();
-                bytes = kept.join("\n").into_bytes();
-            }
-            out.insert(name, bytes);
-        }
-    }
-    out
+            let bytes = match name.ends_with("manifest.json") {
+                false => bytes,
+                true => {
+                    let text = String::from_utf8(bytes).unwrap();
+                    let kept: Vec<&str> = text.lines().filter(|l| !timed(l)).collect();
+                    kept.join("\n").into_bytes()
+                }
+            };
+            (name, bytes)
+        })
+        .collect()
 }
 
 /// Runs the three stages over `inputs` (M shards, N buckets) into `<dir>/merged`,
