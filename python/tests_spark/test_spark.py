@@ -171,3 +171,27 @@ def test_an_executor_killed_mid_job_changes_nothing(spark, logs, single, tmp_pat
     assert pid not in executors(), "the killed executor is gone (another took its place)"
     print(f"\nexecutor {pid} killed {finished - at:.2f} s before the job ended")
     assert_same_reports(result, out, single)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_the_fixtures_with_capacity_focus_and_line_items(spark, tmp_path):
+    """The repository's fixtures (tables, logs, imported-model invocations) with the
+    capacity tables, FOCUS and line items: the same reports as one run."""
+    fixture = lambda rel: os.path.join(ROOT, "fixtures", rel)  # noqa: E731
+    inputs = [fixture(p) for p in ["usage", "logs/real", "logs/other", "capacity/invocations.csv"]]
+    capacity = {
+        "provisioned": fixture("capacity/provisioned.csv"),
+        "imported_models": fixture("capacity/imported_models.csv"),
+        "copies": fixture("capacity/copies.csv"),
+        "customization": fixture("capacity/customization.csv"),
+    }
+    options = dict(capacity, to="2026-01-01", format="focus", line_items=True, quiet=True)
+    single = billrun.run(*inputs, out=tmp_path / "single", dedup="memory", **options)
+    staged = billrun.spark.run(spark, *inputs, out=tmp_path / "spark", map_tasks=2, buckets=3, **options)
+    assert staged.exit_code == single.exit_code == 1
+    got, want = report_files(tmp_path / "spark"), report_files(tmp_path / "single")
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert got[name] == want[name], name

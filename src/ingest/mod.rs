@@ -370,6 +370,9 @@ pub fn open_input(file: &InputFile) -> Result<Box<dyn std::io::Read + Send>> {
 pub enum Projection {
     Canonical,
     RequestIds,
+    /// The canonical columns but `request_id` (null): of Parquet, the id column is
+    /// not decoded; other readers read it anyway.
+    WithoutIds,
 }
 
 /// Reads `file` in batches of about `batch_rows` rows and calls `on_batch` with each,

@@ -59,6 +59,9 @@ fn batches_of<R: parquet::file::reader::ChunkReader + 'static>(
     let wanted = |name: &str| match projection {
         Projection::RequestIds => name == "request_id",
         Projection::Canonical => TEXT_COLUMNS.contains(&name) || INT_COLUMNS.contains(&name),
+        Projection::WithoutIds => {
+            name != "request_id" && (TEXT_COLUMNS.contains(&name) || INT_COLUMNS.contains(&name))
+        }
     };
     let options = ArrowReaderOptions::new().with_schema(as_views(found.schema()));
     let metadata =
@@ -91,7 +94,7 @@ fn batches_of<R: parquet::file::reader::ChunkReader + 'static>(
         let rows = (start as i64 + 1..=(start + height) as i64).collect();
         let (frame, unreadable) = match projection {
             Projection::RequestIds => (ids_frame(raw, height).map_err(|e| input(&e))?, Vec::new()),
-            Projection::Canonical => {
+            Projection::Canonical | Projection::WithoutIds => {
                 let (raw, rows, unreadable) =
                     set_aside_bad_text(raw, rows).map_err(|e| input(&e))?;
                 let frame =

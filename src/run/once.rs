@@ -20,14 +20,14 @@
 
 use super::read::{Duplicates, RunState};
 use crate::error::{Error, Result};
-use crate::ingest::{self, Batch, InputFile, InputKind};
+use crate::ingest::{self, Batch, InputFile, InputKind, Projection};
 use crate::pricing::dedup::SeenIds;
 use crate::pricing::dedup::spill::Listed;
 use crate::pricing::rate::{RateCache, Reject, rate_slice_with};
 use crate::report;
 use crate::report::sink::TableSink;
 use crate::vocab::reasons::Reason;
-use crate::vocab::rows::UsageColumns;
+use crate::vocab::rows::{Texts, UsageColumns};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -129,6 +129,82 @@ impl RunState<'_> {
             }
         }
         self.write_held_rejects(files, &scratch.join("rejects.parquet"), taken)
+    }
+
+    /// After the second of two passes, which read Parquet files without their id
+    /// column: the held rejects written to `reports` in order, each that names its
+    /// row's id given it from that file's id column, read alone and only for files
+    /// with such rejects. All but reader rejects name one (a Parquet reader's are
+    /// `bad_value` rows, whose id is not text). Streams: a batch of ids and a chunk
+    /// of rejects at a time.
+    pub(super) fn fill_in_ids(
+        &mut self,
+        files: &[InputFile],
+        scratch: &Path,
+        reports: Box<dyn TableSink>,
+    ) -> Result<()> {
+        std::mem::replace(&mut self.rejects, reports).finish()?;
+        let held_path = scratch.join("rejects.parquet");
+        let mut held = Held::open(&held_path)?;
+        let mut out: Vec<Reject> = Vec::new();
+        let parquet: HashMap<String, &InputFile> = files
+            .iter()
+            .filter(|f| f.kind == InputKind::Parquet)
+            .map(|f| (f.path.display().to_string(), f))
+            .collect();
+        let needs_id =
+            |r: &Reject| r.reason != Reason::BadValue && parquet.contains_key(&*r.source);
+        while let Some(r) = held.next()? {
+            if !needs_id(&r) {
+                self.push_reject(&mut out, r)?;
+                continue;
+            }
+            let file = parquet[&*r.source];
+            let source = r.source.clone();
+            let mut pending = Some(r);
+            // Parquet rows are numbered from 1 in file order.
+            let mut first = 1i64;
+            ingest::read_projected(file, self.cfg.batch_rows, Projection::RequestIds, |batch| {
+                let err = |e| Error::input(&file.path, e);
+                let ids = Texts::of(batch.frame.column("request_id").map_err(err)?).map_err(err)?;
+                let end = first + ids.len() as i64;
+                loop {
+                    let r = match pending.take() {
+                        Some(r) => r,
+                        None => match held.peek()? {
+                            Some(next) if next.source == source && next.row < end => {
+                                held.next()?.expect("peeked")
+                            }
+                            _ => break,
+                        },
+                    };
+                    if r.row >= end {
+                        pending = Some(r);
+                        break;
+                    }
+                    let mut r = r;
+                    if needs_id(&r) {
+                        r.request_id = ids.get((r.row - first) as usize).map(str::to_string);
+                    }
+                    self.push_reject(&mut out, r)?;
+                }
+                first = end;
+                Ok(())
+            })?;
+            if let Some(r) = pending {
+                self.push_reject(&mut out, r)?;
+            }
+        }
+        self.write_table(&out)
+    }
+
+    /// Adds `r` to `out`, writing `out` to the reports when it is a chunk.
+    fn push_reject(&mut self, out: &mut Vec<Reject>, r: Reject) -> Result<()> {
+        out.push(r);
+        match out.len() >= CHUNK {
+            true => self.write_table(&std::mem::take(out)),
+            false => Ok(()),
+        }
     }
 
     /// Takes back the repeated records of one batch read again.
@@ -245,6 +321,39 @@ impl RunState<'_> {
         }
         out.extend(conflicts);
         self.write_table(&out)
+    }
+}
+
+/// The held rejects, read back in order a chunk at a time.
+struct Held {
+    frames: Box<dyn Iterator<Item = Result<polars::prelude::DataFrame>>>,
+    path: std::path::PathBuf,
+    queue: std::collections::VecDeque<Reject>,
+}
+
+impl Held {
+    fn open(path: &Path) -> Result<Held> {
+        Ok(Held {
+            frames: Box::new(ingest::parquet_frames(path, CHUNK)?),
+            path: path.to_path_buf(),
+            queue: Default::default(),
+        })
+    }
+
+    fn peek(&mut self) -> Result<Option<&Reject>> {
+        while self.queue.is_empty() {
+            let Some(frame) = self.frames.next().transpose()? else {
+                return Ok(None);
+            };
+            let rows = report::reject_rows(&frame).map_err(|e| Error::input(&self.path, e))?;
+            self.queue.extend(rows);
+        }
+        Ok(self.queue.front())
+    }
+
+    fn next(&mut self) -> Result<Option<Reject>> {
+        self.peek()?;
+        Ok(self.queue.pop_front())
     }
 }
 

@@ -80,6 +80,10 @@ pub(super) struct RunState<'c> {
     pub(super) keys: Vec<GroupKey>,
     /// Each rating thread's lookups, kept across slices and batches.
     pub(super) caches: Vec<Mutex<RateCache>>,
+    /// Parquet files are read without their id column (`once::fill_in_ids`).
+    pub(super) ids_later: bool,
+    /// The file being read was read without ids.
+    pub(super) ids_dropped: bool,
 }
 
 impl<'c> RunState<'c> {
@@ -88,20 +92,22 @@ impl<'c> RunState<'c> {
     pub(super) fn read_inputs(&mut self, plan: &Plan) -> Result<(Vec<InputInfo>, Progress)> {
         let scratch = plan.staging.path().join(".dedup");
         let once = plan.on_disk && self.once_allowed(&plan.files);
-        let mut reports_rejects = None;
+        // Two passes: the second needs no ids (the first listed the duplicates by
+        // ordinal) but for line items and rejects; rejects get theirs after.
+        self.ids_later = plan.on_disk && !once && !self.cfg.line_items;
         if once {
             self.duplicates = Duplicates::Spilling(Spill::create(&scratch.join("ids"))?);
-            // Rejects are held until the duplicates among them are known.
-            let held = sink::open(
-                Format::Parquet,
-                &scratch,
-                "rejects",
-                &report::reject_schema(),
-            )?;
-            reports_rejects = Some(std::mem::replace(&mut self.rejects, held));
         } else if plan.on_disk {
             let listed = find_duplicates(&plan.files, self.cfg, &scratch)?;
             self.duplicates = Duplicates::Listed(Listed::new(listed));
+        }
+        let mut reports_rejects = None;
+        if once || self.ids_later {
+            // Rejects are held until their duplicates or their ids are known.
+            std::fs::create_dir_all(&scratch).map_err(|e| Error::output(&scratch, e))?;
+            let schema = report::reject_schema();
+            let held = sink::open(Format::Parquet, &scratch, "rejects", &schema)?;
+            reports_rejects = Some(std::mem::replace(&mut self.rejects, held));
         }
         let progress = Progress::new(plan.bytes(), self.cfg.quiet);
         let mut inputs = Vec::new();
@@ -114,10 +120,14 @@ impl<'c> RunState<'c> {
             inputs.push(input_info(file, rows, problem));
         }
         starts.push(self.ordinal);
-        if let Some(sink) = reports_rejects {
-            self.take_back_duplicates(&plan.files, &starts, &scratch, sink)?;
-            std::fs::remove_dir_all(&scratch).ok();
+        match reports_rejects {
+            Some(sink) if once => {
+                self.take_back_duplicates(&plan.files, &starts, &scratch, sink)?
+            }
+            Some(sink) => self.fill_in_ids(&plan.files, &scratch, sink)?,
+            None => {}
         }
+        std::fs::remove_dir_all(&scratch).ok();
         Ok((inputs, progress))
     }
 
@@ -165,6 +175,8 @@ impl<'c> RunState<'c> {
             caches: (0..rayon::current_num_threads())
                 .map(|_| Mutex::new(RateCache::default()))
                 .collect(),
+            ids_later: false,
+            ids_dropped: false,
         })
     }
 
@@ -177,7 +189,12 @@ impl<'c> RunState<'c> {
         let source: Arc<str> = Arc::from(file.path.display().to_string());
         let mut rows = 0;
         let mut problem = None;
-        ingest::read_batches(file, self.cfg.batch_rows, |batch| {
+        self.ids_dropped = self.ids_later && file.kind == ingest::InputKind::Parquet;
+        let projection = match self.ids_dropped {
+            true => ingest::Projection::WithoutIds,
+            false => ingest::Projection::Canonical,
+        };
+        ingest::read_projected(file, self.cfg.batch_rows, projection, |batch| {
             let damage = batch
                 .unreadable
                 .iter()

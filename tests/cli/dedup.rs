@@ -52,6 +52,27 @@ fn assert_same_reports(a: &Path, b: &Path) {
     }
 }
 
+/// Every CSV file under `dir` as a Parquet file of the same rows (column types as
+/// polars infers them: counts as integers unless a cell is not one).
+fn to_parquet(dir: &Path) {
+    use polars::prelude::*;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "csv") {
+            continue;
+        }
+        let mut frame = CsvReadOptions::default()
+            .with_has_header(true)
+            .try_into_reader_with_file_path(Some(path.clone()))
+            .unwrap()
+            .finish()
+            .unwrap();
+        let out = std::fs::File::create(path.with_extension("parquet")).unwrap();
+        ParquetWriter::new(out).finish(&mut frame).unwrap();
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
@@ -68,10 +89,16 @@ proptest! {
         batch in prop::sample::select(vec![1usize, 3, 65_536]),
         by in prop::sample::select(vec!["model_id,mode,region", "model_id,hour,account_id"]),
         partition in any::<bool>(),
+        parquet in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let rows: Vec<Rows> = files_rows;
         let inputs = write_inputs(dir.path(), &rows, &log);
+        if parquet {
+            // Parquet only: two passes, the second without the id column.
+            to_parquet(&dir.path().join("in"));
+            std::fs::remove_file(dir.path().join("in/log.jsonl")).unwrap();
+        }
         let imported = fixture("capacity/imported_models.csv").display().to_string();
         let mut flags = strings(&[
             "--format", "csv", "--batch-rows", &batch.to_string(), "--group-by", by,
