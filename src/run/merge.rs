@@ -3,6 +3,7 @@
 //! counts summed, rejects in the input's order, capacity billed once (from the
 //! merge's own capacity tables, with the invocations and shares of every bucket).
 
+use super::once::Held;
 use super::plan::plan_for;
 use super::read::LineRows;
 use super::read::RunState;
@@ -70,28 +71,12 @@ pub fn merge(cfg: &RunConfig) -> Result<RunReport> {
     let registry = std::mem::take(&mut plan.capacity.registry);
     let dir = plan.staging.path();
     let mut state = RunState::open(cfg, dir, super::read::Sinks::Reports, registry, models)?;
-    let mut rejects = Vec::new();
     for (dir, p) in &partials {
         absorb(&mut state, dir, p)?;
-        rejects.extend(read_rejects(&dir.join(REJECTS))?);
     }
-    // In the input's order, as a single run writes them: by file, then row; records
-    // that share a row (one line holding several) by their content.
-    let position: std::collections::HashMap<&str, usize> = first
-        .inputs
-        .iter()
-        .map(|i| (i.info.path.as_str(), i.index))
-        .collect();
-    rejects.sort_by(|a, b| {
-        let key = |r: &Reject| (position.get(&*r.source).copied(), r.row);
-        key(a).cmp(&key(b)).then_with(|| tie(a).cmp(&tie(b)))
-    });
-    for chunk in rejects.chunks(REJECT_CHUNK) {
-        state.write_table(chunk)?;
-    }
-    drop(rejects);
+    let dirs: Vec<&Path> = partials.iter().map(|(d, _)| d.as_path()).collect();
+    merge_rejects(&mut state, &dirs, &first.inputs)?;
     if cfg.line_items {
-        let dirs: Vec<&Path> = partials.iter().map(|(d, _)| d.as_path()).collect();
         merge_line_items(&mut state, &dirs, &first.inputs)?;
     }
     let mut inputs: Vec<InputInfo> = first.inputs.iter().map(|i| i.info.clone()).collect();
@@ -236,9 +221,43 @@ fn read_tallies(path: &Path, keys: usize) -> PolarsResult<Tallies> {
     Ok(tallies)
 }
 
-fn read_rejects(path: &Path) -> Result<Vec<Reject>> {
-    let frame = read(path)?;
-    crate::report::reject_rows(&frame).map_err(|e| Error::input(path, e))
+/// Every partial's rejects in the input's order, as a single run writes them: by
+/// file, then row; rejects of one row (a line holding several records) by their
+/// content, then bucket. Each partial's are in that order: a k-way merge, a chunk
+/// per partial in memory.
+fn merge_rejects(state: &mut RunState, dirs: &[&Path], inputs: &[StageInput]) -> Result<()> {
+    use std::cmp::Reverse;
+    type Key = (usize, i64, Option<String>, Reason, String);
+    let index: std::collections::HashMap<&str, usize> = inputs
+        .iter()
+        .map(|i| (i.info.path.as_str(), i.index))
+        .collect();
+    let key = |r: &Reject| -> Key {
+        let file = index.get(&*r.source).copied().unwrap_or(usize::MAX);
+        let (id, reason, message) = tie(r);
+        (file, r.row, id.clone(), reason, message.to_string())
+    };
+    let mut held = Vec::new();
+    let mut heap = std::collections::BinaryHeap::new();
+    for (c, dir) in dirs.iter().enumerate() {
+        let mut h = Held::open(&dir.join(REJECTS))?;
+        if let Some(r) = h.peek()? {
+            heap.push(Reverse((key(r), c)));
+        }
+        held.push(h);
+    }
+    let mut out = Vec::new();
+    while let Some(Reverse((_, c))) = heap.pop() {
+        let r = held[c].next()?.expect("peeked");
+        if let Some(next) = held[c].peek()? {
+            heap.push(Reverse((key(next), c)));
+        }
+        out.push(r);
+        if out.len() >= REJECT_CHUNK {
+            state.write_table(&std::mem::take(&mut out))?;
+        }
+    }
+    state.write_table(&out)
 }
 
 /// Every partial's line items in the input's order (each partial's are, by file and

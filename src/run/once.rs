@@ -324,15 +324,15 @@ impl RunState<'_> {
     }
 }
 
-/// The held rejects, read back in order a chunk at a time.
-struct Held {
+/// A rejects file billrun wrote, read back in order a chunk at a time.
+pub(super) struct Held {
     frames: Box<dyn Iterator<Item = Result<polars::prelude::DataFrame>>>,
     path: std::path::PathBuf,
     queue: std::collections::VecDeque<Reject>,
 }
 
 impl Held {
-    fn open(path: &Path) -> Result<Held> {
+    pub(super) fn open(path: &Path) -> Result<Held> {
         Ok(Held {
             frames: Box::new(ingest::parquet_frames(path, CHUNK)?),
             path: path.to_path_buf(),
@@ -340,7 +340,7 @@ impl Held {
         })
     }
 
-    fn peek(&mut self) -> Result<Option<&Reject>> {
+    pub(super) fn peek(&mut self) -> Result<Option<&Reject>> {
         while self.queue.is_empty() {
             let Some(frame) = self.frames.next().transpose()? else {
                 return Ok(None);
@@ -351,7 +351,7 @@ impl Held {
         Ok(self.queue.front())
     }
 
-    fn next(&mut self) -> Result<Option<Reject>> {
+    pub(super) fn next(&mut self) -> Result<Option<Reject>> {
         self.peek()?;
         Ok(self.queue.pop_front())
     }
