@@ -4,7 +4,7 @@
 //! whole input and their position in it (`__seq`, the order they claim ids), so a
 //! reduce can replay them in the order a single run reads them.
 
-use super::plan::prune_window;
+use super::plan::discover;
 use super::stage::{
     self, FILE_COLUMN, MAP, MESSAGE_COLUMN, MapShard, REASON_COLUMN, SEQ_COLUMN, StageInput,
 };
@@ -45,7 +45,7 @@ pub fn map(cfg: &MapConfig) -> Result<MapReport> {
         stage: MAP.to_string(),
     };
     let out_dir = outdir::claim(&cfg.out, &layout, cfg.replace, &cfg.inputs)?;
-    let Discovered { files, skipped } = ingest::discover(&cfg.inputs, prune_window(cfg.window))?;
+    let Discovered { files, skipped } = discover(&cfg.inputs, cfg.window, "stage.json")?;
     let staging = Staging::create(&out_dir)?;
     let mine: Vec<(usize, &InputFile)> = files
         .iter()

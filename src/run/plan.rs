@@ -52,15 +52,26 @@ impl Plan<'_> {
 
 pub(super) fn plan(cfg: &RunConfig) -> Result<Plan<'_>> {
     let out_dir = outdir::claim(&cfg.out, &cfg.layout(), cfg.replace, &cfg.read_paths())?;
-    let found = ingest::discover(&cfg.inputs, prune_window(cfg.window))?;
-    if !found.skipped.is_empty() {
+    let found = discover(&cfg.inputs, cfg.window, "manifest.json")?;
+    plan_for(cfg, out_dir, found)
+}
+
+/// The usage files under `inputs` (S3 listings pruned to `window`), saying on stderr
+/// how many files were skipped and where (`listed_in`) they all are.
+pub(super) fn discover(
+    inputs: &[std::path::PathBuf],
+    window: (Option<i64>, Option<i64>),
+    listed_in: &str,
+) -> Result<Discovered> {
+    let found = ingest::discover(inputs, prune_window(window))?;
+    if let Some(first) = found.skipped.first() {
         eprintln!(
-            "billrun: {} file(s) skipped, not read as usage (e.g. {}); all are listed in manifest.json",
+            "billrun: {} file(s) skipped, not read as usage (e.g. {}); all are listed in {listed_in}",
             found.skipped.len(),
-            found.skipped[0].describe()
+            first.describe()
         );
     }
-    plan_for(cfg, out_dir, found)
+    Ok(found)
 }
 
 /// The plan of a run into the claimed `out_dir` over the usage files `found`.
@@ -130,7 +141,7 @@ pub(super) fn load_capacity(cfg: &RunConfig) -> Result<Capacity<'_>> {
 }
 
 /// `--from`/`--to` as the span S3 listing prunes hour folders to (`None`: list all).
-pub(super) fn prune_window(window: (Option<i64>, Option<i64>)) -> Option<(i64, i64)> {
+fn prune_window(window: (Option<i64>, Option<i64>)) -> Option<(i64, i64)> {
     match window {
         (None, None) => None,
         (from, to) => Some((from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX))),
