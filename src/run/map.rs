@@ -178,6 +178,17 @@ impl Writers {
         all.with_column(Column::new(SEQ_COLUMN.into(), seqs))?;
         all.with_column(Column::new(REASON_COLUMN.into(), reasons))?;
         all.with_column(Column::new(MESSAGE_COLUMN.into(), messages))?;
+        // In claim order (the unreadable records among the rows they came between), so
+        // that a reduce may cut a bucket file's records into batches anywhere.
+        let mut buckets = buckets;
+        if !batch.unreadable.is_empty() {
+            all = all.sort([SEQ_COLUMN], SortMultipleOptions::default())?;
+            let mut sorted = vec![0u32; total];
+            for (k, &b) in buckets.iter().enumerate() {
+                sorted[at[k] as usize] = b;
+            }
+            buckets = sorted;
+        }
         // One chunk per column: the writer cuts row groups chunk by chunk.
         all.rechunk_mut_par();
         let types = format!("{:?}", all.schema());
