@@ -142,30 +142,32 @@ impl Writers {
         let rows = Ints::of(frame.column(ROW_COLUMN)?.i64()?);
         let readable = frame.height();
         let total = readable + batch.unreadable.len();
-        // Each record's position in claim order.
-        let mut at = vec![0u64; total];
-        match in_claim_order(&ids, &rows, &batch.unreadable) {
-            None => at.iter_mut().enumerate().for_each(|(k, a)| *a = k as u64),
-            Some((order, _)) => {
-                for (k, c) in order.iter().enumerate() {
-                    let slot = match *c {
-                        Claim::Row(i) => i,
-                        Claim::Unreadable(j) => readable + j,
-                    };
-                    at[slot] = k as u64;
-                }
-            }
+        // The records in claim order, as slots of `all` (readable rows, then the
+        // unreadable records): each bucket's are written in that order, so that a
+        // reduce may cut a bucket file into batches anywhere.
+        let order: Vec<usize> = match in_claim_order(&ids, &rows, &batch.unreadable) {
+            None => (0..total).collect(),
+            Some((order, _)) => order
+                .iter()
+                .map(|c| match *c {
+                    Claim::Row(i) => i,
+                    Claim::Unreadable(j) => readable + j,
+                })
+                .collect(),
+        };
+        let mut seqs = vec![0i64; total];
+        for (k, &slot) in order.iter().enumerate() {
+            seqs[slot] = (seq + k as u64) as i64;
         }
-        let seqs: Vec<i64> = at.iter().map(|a| (seq + a) as i64).collect();
-        let buckets: Vec<u32> = (0..total)
-            .map(|k| {
-                let id = match k < readable {
-                    true => ids.get(k),
-                    false => batch.unreadable[k - readable].request_id.as_deref(),
-                };
-                bucket_of(id, index, seqs[k] as u64, self.buckets)
-            })
-            .collect();
+        let mut rows_of: BTreeMap<u32, Vec<IdxSize>> = BTreeMap::new();
+        for &slot in &order {
+            let id = match slot < readable {
+                true => ids.get(slot),
+                false => batch.unreadable[slot - readable].request_id.as_deref(),
+            };
+            let b = bucket_of(id, index, seqs[slot] as u64, self.buckets);
+            rows_of.entry(b).or_default().push(slot as IdxSize);
+        }
         let mut all = frame.clone();
         all.vstack_mut(&unreadable_frame(frame.schema(), batch)?)?;
         let reasons: Vec<Option<&str>> = (0..total)
@@ -178,28 +180,13 @@ impl Writers {
         all.with_column(Column::new(SEQ_COLUMN.into(), seqs))?;
         all.with_column(Column::new(REASON_COLUMN.into(), reasons))?;
         all.with_column(Column::new(MESSAGE_COLUMN.into(), messages))?;
-        // In claim order (the unreadable records among the rows they came between), so
-        // that a reduce may cut a bucket file's records into batches anywhere.
-        let mut buckets = buckets;
-        if !batch.unreadable.is_empty() {
-            all = all.sort([SEQ_COLUMN], SortMultipleOptions::default())?;
-            let mut sorted = vec![0u32; total];
-            for (k, &b) in buckets.iter().enumerate() {
-                sorted[at[k] as usize] = b;
-            }
-            buckets = sorted;
-        }
         // One chunk per column: the writer cuts row groups chunk by chunk.
         all.rechunk_mut_par();
         let types = format!("{:?}", all.schema());
         let next = self.schemas.len();
         let n = *self.schemas.entry(types).or_insert(next);
-        for b in 0..self.buckets {
-            let mask: BooleanChunked = buckets.iter().map(|x| *x == b).collect();
-            if !mask.any() {
-                continue;
-            }
-            let part = all.filter(&mask)?;
+        for (b, rows) in rows_of {
+            let part = all.take(&IdxCa::from_vec("rows".into(), rows))?;
             let writer = match self.open.entry((b, n)) {
                 std::collections::btree_map::Entry::Occupied(w) => w.into_mut(),
                 std::collections::btree_map::Entry::Vacant(slot) => {
