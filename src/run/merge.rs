@@ -7,7 +7,9 @@ use super::once::Held;
 use super::plan::plan_for;
 use super::read::LineRows;
 use super::read::RunState;
-use super::stage::{self, INVOCATIONS, LINE_ITEMS, PARTIAL, Partial, REJECTS, StageInput, TALLIES};
+use super::stage::{
+    self, Cursor, INVOCATIONS, KeysOf, LINE_ITEMS, PARTIAL, Partial, REJECTS, TALLIES,
+};
 use super::{RunConfig, RunReport, write};
 use crate::catalog::terms::UsageType;
 use crate::error::{Error, Result};
@@ -75,9 +77,16 @@ pub fn merge(cfg: &RunConfig) -> Result<RunReport> {
         absorb(&mut state, dir, p)?;
     }
     let dirs: Vec<&Path> = partials.iter().map(|(d, _)| d.as_path()).collect();
-    merge_rejects(&mut state, &dirs, &first.inputs)?;
+    let index: FileIndex = std::sync::Arc::new(
+        first
+            .inputs
+            .iter()
+            .map(|i| (i.info.path.clone(), i.index))
+            .collect(),
+    );
+    merge_rejects(&mut state, &dirs, &index)?;
     if cfg.line_items {
-        merge_line_items(&mut state, &dirs, &first.inputs)?;
+        merge_line_items(&mut state, &dirs, &index)?;
     }
     let mut inputs: Vec<InputInfo> = first.inputs.iter().map(|i| i.info.clone()).collect();
     let derived_rejected = state.bill_capacity(&mut plan, &mut inputs)?;
@@ -87,6 +96,25 @@ pub fn merge(cfg: &RunConfig) -> Result<RunReport> {
 /// How rejects of one row are ordered (a single run orders them alike).
 pub(super) fn tie(r: &Reject) -> (&Option<String>, Reason, &str) {
     (&r.request_id, r.reason, &r.message)
+}
+
+/// Each usage file's number in reading order, by path as reports name it.
+pub(super) type FileIndex = std::sync::Arc<std::collections::HashMap<String, usize>>;
+
+/// The number of the file `source` names (unknown ones last).
+pub(super) fn file_of(index: &FileIndex, source: Option<&str>) -> usize {
+    source
+        .and_then(|s| index.get(s).copied())
+        .unwrap_or(usize::MAX)
+}
+
+/// Where a reject goes in the input's order: file, row, then content.
+pub(super) type RejectKey = (usize, i64, Option<String>, Reason, String);
+
+pub(super) fn reject_key(index: &FileIndex, r: &Reject) -> RejectKey {
+    let (id, reason, message) = tie(r);
+    let file = file_of(index, Some(&r.source));
+    (file, r.row, id.clone(), reason, message.to_string())
 }
 
 /// Every bucket `0..buckets` exactly once.
@@ -145,7 +173,8 @@ fn absorb(state: &mut RunState, dir: &Path, p: &Partial) -> Result<()> {
             .or_default() += tokens;
     }
     let path = dir.join(TALLIES);
-    let mut tallies = read_tallies(&path, state.keys.len()).map_err(|e| Error::input(&path, e))?;
+    let frame = read(&path)?;
+    let mut tallies = read_tallies(&frame, state.keys.len()).map_err(|e| Error::input(&path, e))?;
     tallies.overflowed |= p.overflowed;
     state.tallies.absorb(tallies);
     let path = dir.join(INVOCATIONS);
@@ -175,9 +204,7 @@ fn read(path: &Path) -> Result<DataFrame> {
         .map_err(|e| Error::input(path, e))
 }
 
-fn read_tallies(path: &Path, keys: usize) -> PolarsResult<Tallies> {
-    let file = std::fs::File::open(path)?;
-    let frame = ParquetReader::new(file).finish()?;
+fn read_tallies(frame: &DataFrame, keys: usize) -> PolarsResult<Tallies> {
     let mut tallies = Tallies::new(keys);
     let values: Vec<Texts> = (0..keys)
         .map(|i| Texts::of(frame.column(&format!("key_{i}"))?))
@@ -225,18 +252,9 @@ fn read_tallies(path: &Path, keys: usize) -> PolarsResult<Tallies> {
 /// file, then row; rejects of one row (a line holding several records) by their
 /// content, then bucket. Each partial's are in that order: a k-way merge, a chunk
 /// per partial in memory.
-fn merge_rejects(state: &mut RunState, dirs: &[&Path], inputs: &[StageInput]) -> Result<()> {
+fn merge_rejects(state: &mut RunState, dirs: &[&Path], index: &FileIndex) -> Result<()> {
     use std::cmp::Reverse;
-    type Key = (usize, i64, Option<String>, Reason, String);
-    let index: std::collections::HashMap<&str, usize> = inputs
-        .iter()
-        .map(|i| (i.info.path.as_str(), i.index))
-        .collect();
-    let key = |r: &Reject| -> Key {
-        let file = index.get(&*r.source).copied().unwrap_or(usize::MAX);
-        let (id, reason, message) = tie(r);
-        (file, r.row, id.clone(), reason, message.to_string())
-    };
+    let key = |r: &Reject| reject_key(index, r);
     let mut held = Vec::new();
     let mut heap = std::collections::BinaryHeap::new();
     for (c, dir) in dirs.iter().enumerate() {
@@ -252,93 +270,42 @@ fn merge_rejects(state: &mut RunState, dirs: &[&Path], inputs: &[StageInput]) ->
         if let Some(next) = held[c].peek()? {
             heap.push(Reverse((key(next), c)));
         }
-        out.push(r);
-        if out.len() >= REJECT_CHUNK {
-            state.write_table(&std::mem::take(&mut out))?;
-        }
+        state.push_reject(&mut out, r)?;
     }
     state.write_table(&out)
 }
 
 /// Every partial's line items in the input's order (each partial's are, by file and
 /// row), merged a run of rows at a time; rows of one record are in one bucket.
-fn merge_line_items(state: &mut RunState, dirs: &[&Path], inputs: &[StageInput]) -> Result<()> {
-    let index: std::collections::HashMap<&str, usize> = inputs
-        .iter()
-        .map(|i| (i.info.path.as_str(), i.index))
-        .collect();
+fn merge_line_items(state: &mut RunState, dirs: &[&Path], index: &FileIndex) -> Result<()> {
     let schema = crate::report::line_item_schema();
     let mut cursors = Vec::new();
     for dir in dirs {
-        let path = dir.join(LINE_ITEMS);
-        let frames = crate::ingest::parquet_frames(&path, REJECT_CHUNK)?;
-        let mut c = Items {
-            path,
-            frames: Box::new(frames),
-            frame: None,
-            at: 0,
-        };
-        c.fill(&index)?;
-        cursors.push(c);
+        let index = index.clone();
+        let keys: KeysOf<(usize, i64)> = Box::new(move |frame| {
+            let source = Texts::of(frame.column("source")?)?;
+            let row = Ints::of(frame.column("row")?.i64()?);
+            Ok((0..frame.height())
+                .map(|i| (file_of(&index, source.get(i)), row.get(i).unwrap_or(0)))
+                .collect())
+        });
+        cursors.push(Cursor::open(&dir.join(LINE_ITEMS), REJECT_CHUNK, keys)?);
     }
     loop {
-        let mut order: Vec<(usize, (usize, i64))> = (0..cursors.len())
-            .filter_map(|c| cursors[c].key().map(|k| (c, k)))
+        let mut order: Vec<((usize, i64), usize)> = (0..cursors.len())
+            .filter_map(|c| Some((cursors[c].key()?, c)))
             .collect();
-        order.sort_by_key(|&(c, k)| (k, c));
-        let Some(&(c, _)) = order.first() else {
+        order.sort();
+        let Some(&(_, c)) = order.first() else {
             return Ok(());
         };
         // The first cursor's rows up to the next cursor's key (ties: bucket order).
-        let bound = order.get(1).map(|&(_, k)| k);
-        let (frame, keys) = cursors[c].frame.as_ref().expect("a row is left");
-        let start = cursors[c].at;
-        let end = (start..keys.len())
-            .find(|&i| bound.is_some_and(|b| keys[i] > b))
-            .unwrap_or(keys.len());
-        let table = Table::from_frame(&frame.slice(start as i64, end - start), &schema)
-            .map_err(|e| Error::input(&cursors[c].path, e))?;
-        cursors[c].at = end;
-        cursors[c].fill(&index)?;
+        let bound = order.get(1).map(|&(k, _)| k);
+        let rows = cursors[c].take_while(usize::MAX, |k| bound.is_none_or(|b| k <= b))?;
+        let table =
+            Table::from_frame(&rows, &schema).map_err(|e| Error::input(&cursors[c].path, e))?;
         if let Some(sink) = state.line_items.as_mut() {
             sink.write(LineRows::Table(table))?;
         }
-    }
-}
-
-/// A partial's line items read in batches, with each row's (file, row) key.
-struct Items {
-    path: PathBuf,
-    frames: Box<dyn Iterator<Item = Result<DataFrame>>>,
-    frame: Option<(DataFrame, Vec<(usize, i64)>)>,
-    at: usize,
-}
-
-impl Items {
-    fn fill(&mut self, index: &std::collections::HashMap<&str, usize>) -> Result<()> {
-        while self.frame.as_ref().is_none_or(|(_, k)| self.at >= k.len()) {
-            let Some(frame) = self.frames.next().transpose()? else {
-                self.frame = None;
-                return Ok(());
-            };
-            let keys = || -> PolarsResult<Vec<(usize, i64)>> {
-                let source = Texts::of(frame.column("source")?)?;
-                let row = Ints::of(frame.column("row")?.i64()?);
-                Ok((0..frame.height())
-                    .map(|i| {
-                        let file = source.get(i).and_then(|s| index.get(s).copied());
-                        (file.unwrap_or(usize::MAX), row.get(i).unwrap_or(0))
-                    })
-                    .collect())
-            };
-            let keys = keys().map_err(|e| Error::input(&self.path, e))?;
-            self.frame = Some((frame, keys));
-            self.at = 0;
-        }
-        Ok(())
-    }
-
-    fn key(&self) -> Option<(usize, i64)> {
-        self.frame.as_ref().map(|(_, k)| k[self.at])
     }
 }

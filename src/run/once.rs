@@ -18,7 +18,8 @@
 //! (written as rated) or `--split-capacity` (whose even split counts the centers
 //! that used a model).
 
-use super::read::{Duplicates, RunState};
+use super::merge::{FileIndex, reject_key};
+use super::read::{Duplicates, RunState, unreadable_reject};
 use crate::error::{Error, Result};
 use crate::ingest::{self, Batch, InputFile, InputKind, Projection};
 use crate::pricing::dedup::SeenIds;
@@ -199,7 +200,7 @@ impl RunState<'_> {
     }
 
     /// Adds `r` to `out`, writing `out` to the reports when it is a chunk.
-    fn push_reject(&mut self, out: &mut Vec<Reject>, r: Reject) -> Result<()> {
+    pub(super) fn push_reject(&mut self, out: &mut Vec<Reject>, r: Reject) -> Result<()> {
         out.push(r);
         match out.len() >= CHUNK {
             true => self.write_table(&std::mem::take(out)),
@@ -252,13 +253,7 @@ impl RunState<'_> {
         {
             self.counts.rejected -= 1;
             self.uncount_reason(u.reason);
-            let r = Reject {
-                source: source.clone(),
-                row: u.row,
-                request_id: u.request_id.clone(),
-                reason: u.reason,
-                message: u.message.clone(),
-            };
+            let r = unreadable_reject(source, u);
             *taken.lines.entry(line(&r)).or_default() += 1;
         }
         let conflicts = self.conflict_rejects(&cols, &conflicts, source);
@@ -283,41 +278,29 @@ impl RunState<'_> {
         held: &Path,
         taken: TakenBack,
     ) -> Result<()> {
-        let index: HashMap<String, usize> = files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.path.display().to_string(), i))
-            .collect();
-        let order = |r: &Reject| {
-            let tie = super::merge::tie(r);
-            (
-                index.get(&*r.source).copied(),
-                r.row,
-                tie.0.clone(),
-                tie.1,
-                tie.2.to_string(),
-            )
-        };
+        let index: FileIndex = Arc::new(
+            files
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.path.display().to_string(), i))
+                .collect(),
+        );
+        let order = |r: &Reject| reject_key(&index, r);
         let mut lines = taken.lines;
         let mut conflicts = taken.conflicts;
         conflicts.sort_by_key(|r| order(r));
         let mut conflicts = conflicts.into_iter().peekable();
         let mut out: Vec<Reject> = Vec::new();
-        for frame in ingest::parquet_frames(held, CHUNK)? {
-            let rows = report::reject_rows(&frame?).map_err(|e| Error::input(held, e))?;
-            for r in rows {
-                if let Some(n) = lines.get_mut(&line(&r)).filter(|n| **n > 0) {
-                    *n -= 1;
-                    continue;
-                }
-                while conflicts.peek().is_some_and(|c| order(c) < order(&r)) {
-                    out.extend(conflicts.next());
-                }
-                out.push(r);
-                if out.len() >= CHUNK {
-                    self.write_table(&std::mem::take(&mut out))?;
-                }
+        let mut held = Held::open(held)?;
+        while let Some(r) = held.next()? {
+            if let Some(n) = lines.get_mut(&line(&r)).filter(|n| **n > 0) {
+                *n -= 1;
+                continue;
             }
+            while let Some(c) = conflicts.next_if(|c| order(c) < order(&r)) {
+                self.push_reject(&mut out, c)?;
+            }
+            self.push_reject(&mut out, r)?;
         }
         out.extend(conflicts);
         self.write_table(&out)

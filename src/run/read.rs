@@ -82,8 +82,6 @@ pub(super) struct RunState<'c> {
     pub(super) caches: Vec<Mutex<RateCache>>,
     /// Parquet files are read without their id column (`once::fill_in_ids`).
     pub(super) ids_later: bool,
-    /// The file being read was read without ids.
-    pub(super) ids_dropped: bool,
 }
 
 impl<'c> RunState<'c> {
@@ -176,7 +174,6 @@ impl<'c> RunState<'c> {
                 .map(|_| Mutex::new(RateCache::default()))
                 .collect(),
             ids_later: false,
-            ids_dropped: false,
         })
     }
 
@@ -189,8 +186,8 @@ impl<'c> RunState<'c> {
         let source: Arc<str> = Arc::from(file.path.display().to_string());
         let mut rows = 0;
         let mut problem = None;
-        self.ids_dropped = self.ids_later && file.kind == ingest::InputKind::Parquet;
-        let projection = match self.ids_dropped {
+        let without_ids = self.ids_later && file.kind == ingest::InputKind::Parquet;
+        let projection = match without_ids {
             true => ingest::Projection::WithoutIds,
             false => ingest::Projection::Canonical,
         };
@@ -237,13 +234,9 @@ impl<'c> RunState<'c> {
         }
         // A rejected record whose id was claimed before is a duplicate, not a reject.
         let unreadable = batch.unreadable.iter().zip(&repeated);
-        let unreadable = unreadable.filter(|(_, r)| !**r).map(|(u, _)| Reject {
-            source: source.clone(),
-            row: u.row,
-            request_id: u.request_id.clone(),
-            reason: u.reason,
-            message: u.message.clone(),
-        });
+        let unreadable = unreadable
+            .filter(|(_, r)| !**r)
+            .map(|(u, _)| unreadable_reject(source, u));
         rejects.extend(self.absorb(Rated {
             rejects: unreadable.collect(),
             ..Rated::default()
@@ -428,6 +421,17 @@ fn find_duplicates(files: &[InputFile], cfg: &RunConfig, dir: &Path) -> Result<V
     let duplicates = spill.duplicates();
     std::fs::remove_dir_all(dir).ok();
     duplicates
+}
+
+/// The reject line of a record its reader could not read.
+pub(super) fn unreadable_reject(source: &Arc<str>, u: &Unreadable) -> Reject {
+    Reject {
+        source: source.clone(),
+        row: u.row,
+        request_id: u.request_id.clone(),
+        reason: u.reason,
+        message: u.message.clone(),
+    }
 }
 
 /// What the manifest records of a usage file read: `rows` records, damaged by

@@ -8,8 +8,8 @@ use super::RunConfig;
 use super::plan::load_capacity;
 use super::read::{RunState, Sinks};
 use super::stage::{
-    self, FILE_COLUMN, INVOCATIONS, LINE_ITEMS, MAP, MESSAGE_COLUMN, MapShard, PARTIAL, Partial,
-    REASON_COLUMN, REJECTS, SEQ_COLUMN, StageInput, TALLIES,
+    self, Cursor, FILE_COLUMN, INVOCATIONS, KeysOf, LINE_ITEMS, MAP, MESSAGE_COLUMN, MapShard,
+    PARTIAL, Partial, REASON_COLUMN, REJECTS, SEQ_COLUMN, StageInput, TALLIES,
 };
 use crate::error::{Error, Result};
 use crate::ingest::Batch;
@@ -61,15 +61,19 @@ pub fn reduce(cfg: &RunConfig, bucket: u32) -> Result<Partial> {
             .iter()
             .filter(|n| stage::is_bucket_file(n, bucket));
         for name in names {
-            cursors.push(Cursor::open(&dir.join(name), cfg.batch_rows)?);
+            let files: KeysOf<i64> = Box::new(|frame| {
+                let files = frame.column(FILE_COLUMN)?.i64()?;
+                Ok(files.iter().map(|v| v.unwrap_or(-1)).collect())
+            });
+            cursors.push(Cursor::open(&dir.join(name), cfg.batch_rows, files)?);
         }
     }
     let mut last: Option<i64> = None;
-    while let Some(c) = (0..cursors.len())
-        .filter(|&c| cursors[c].file().is_some())
-        .min_by_key(|&c| cursors[c].file())
+    while let Some((index, c)) = (0..cursors.len())
+        .filter_map(|c| Some((cursors[c].key()?, c)))
+        .min()
     {
-        let (index, slice) = cursors[c].take_run(cfg.batch_rows)?;
+        let slice = cursors[c].take_while(cfg.batch_rows, |file| file == index)?;
         if last > Some(index) {
             return Err(Error::input_msg(
                 &cursors[c].path,
@@ -79,7 +83,8 @@ pub fn reduce(cfg: &RunConfig, bucket: u32) -> Result<Partial> {
         last = Some(index);
         let info = usize::try_from(index)
             .ok()
-            .and_then(|i| inputs.iter().find(|x| x.index == i))
+            .and_then(|i| inputs.binary_search_by_key(&i, |x| x.index).ok())
+            .map(|at| &inputs[at])
             .ok_or_else(|| {
                 Error::input_msg(
                     &cursors[c].path,
@@ -134,67 +139,6 @@ pub fn reduce(cfg: &RunConfig, bucket: u32) -> Result<Partial> {
     stage::write_json(&partial, staging.path())?;
     staging.commit()?;
     Ok(partial)
-}
-
-/// A bucket file read in batches, with the position of the next record.
-struct Cursor {
-    path: PathBuf,
-    frames: Box<dyn Iterator<Item = Result<DataFrame>>>,
-    frame: Option<(DataFrame, Vec<i64>)>,
-    at: usize,
-}
-
-impl Cursor {
-    fn open(path: &Path, batch_rows: usize) -> Result<Cursor> {
-        let mut c = Cursor {
-            path: path.to_path_buf(),
-            frames: Box::new(crate::ingest::parquet_frames(path, batch_rows)?),
-            frame: None,
-            at: 0,
-        };
-        c.fill()?;
-        Ok(c)
-    }
-
-    /// Moves to the next batch holding a record, if the current one is done.
-    fn fill(&mut self) -> Result<()> {
-        while self
-            .frame
-            .as_ref()
-            .is_none_or(|(f, _)| self.at >= f.height())
-        {
-            let Some(frame) = self.frames.next().transpose()? else {
-                self.frame = None;
-                return Ok(());
-            };
-            let files = frame
-                .column(FILE_COLUMN)
-                .and_then(|c| c.i64())
-                .map(|c| c.iter().map(|v| v.unwrap_or(-1)).collect())
-                .map_err(|e| Error::input(&self.path, e))?;
-            self.frame = Some((frame, files));
-            self.at = 0;
-        }
-        Ok(())
-    }
-
-    /// The input file of the next record (`None`: none left).
-    fn file(&self) -> Option<i64> {
-        self.frame.as_ref().map(|(_, files)| files[self.at])
-    }
-
-    /// The next records of one input file, at most `most`.
-    fn take_run(&mut self, most: usize) -> Result<(i64, DataFrame)> {
-        let (frame, files) = self.frame.as_ref().expect("a record is left");
-        let index = files[self.at];
-        let end = (self.at..files.len().min(self.at + most))
-            .find(|&i| files[i] != index)
-            .unwrap_or(files.len().min(self.at + most));
-        let slice = frame.slice(self.at as i64, end - self.at);
-        self.at = end;
-        self.fill()?;
-        Ok((index, slice))
-    }
 }
 
 /// The map shards in `dirs`, checked to be one complete map of the same input.

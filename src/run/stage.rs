@@ -11,6 +11,7 @@ use crate::pricing::group::GroupKey;
 use crate::report::manifest::{InputInfo, RowCounts};
 use crate::report::outdir::STAGE_FILE;
 use crate::vocab::Skipped;
+use polars::prelude::{DataFrame, PolarsResult};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -162,4 +163,64 @@ pub fn dirs(paths: &[PathBuf], stage: &str) -> Result<Vec<PathBuf>> {
     dirs.sort();
     dirs.dedup();
     Ok(dirs)
+}
+
+/// Keys of a batch's rows, in row order.
+pub type KeysOf<K> = Box<dyn Fn(&DataFrame) -> PolarsResult<Vec<K>>>;
+
+/// A Parquet file billrun wrote (a bucket file, a partial's line items) read in
+/// batches, with a key for each row: the stages merge such files run by run.
+pub struct Cursor<K> {
+    pub path: PathBuf,
+    frames: Box<dyn Iterator<Item = Result<DataFrame>>>,
+    frame: Option<(DataFrame, Vec<K>)>,
+    at: usize,
+    keys: KeysOf<K>,
+}
+
+impl<K: Copy + PartialEq> Cursor<K> {
+    pub fn open(path: &Path, batch_rows: usize, keys: KeysOf<K>) -> Result<Cursor<K>> {
+        let mut c = Cursor {
+            path: path.to_path_buf(),
+            frames: Box::new(crate::ingest::parquet_frames(path, batch_rows)?),
+            frame: None,
+            at: 0,
+            keys,
+        };
+        c.fill()?;
+        Ok(c)
+    }
+
+    /// Moves to the next batch holding a row, if the current one is done.
+    fn fill(&mut self) -> Result<()> {
+        while self.frame.as_ref().is_none_or(|(_, k)| self.at >= k.len()) {
+            let Some(frame) = self.frames.next().transpose()? else {
+                self.frame = None;
+                return Ok(());
+            };
+            let keys = (self.keys)(&frame).map_err(|e| Error::input(&self.path, e))?;
+            self.frame = Some((frame, keys));
+            self.at = 0;
+        }
+        Ok(())
+    }
+
+    /// The key of the next row (`None`: none left).
+    pub fn key(&self) -> Option<K> {
+        self.frame.as_ref().map(|(_, k)| k[self.at])
+    }
+
+    /// The next rows of the current batch while `keep(key)` holds, at most `most`
+    /// (at least the next row).
+    pub fn take_while(&mut self, most: usize, keep: impl Fn(K) -> bool) -> Result<DataFrame> {
+        let (frame, keys) = self.frame.as_ref().expect("a row is left");
+        let last = keys.len().min(self.at.saturating_add(most.max(1)));
+        let end = (self.at + 1..last)
+            .find(|&i| !keep(keys[i]))
+            .unwrap_or(last);
+        let slice = frame.slice(self.at as i64, end - self.at);
+        self.at = end;
+        self.fill()?;
+        Ok(slice)
+    }
 }
