@@ -6,7 +6,9 @@
 //! JSON lines (S3 delivery), CloudWatch export lines (`<timestamp> {json}`), one
 //! pretty-printed object, or a JSON array of records. Lines are parsed in parallel
 //! into typed structs that skip everything billrun does not need (request and
-//! response bodies are read only for the fields that price a request).
+//! response bodies are read only for the fields that price a request): by `scan`,
+//! a scanner for the records AWS writes, or by serde when the scanner is not sure.
+//! Text fields borrow from the read buffer, so a record costs no allocation.
 
 use super::{Batch, Unreadable};
 use crate::error::Result;
@@ -15,6 +17,7 @@ use crate::vocab::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read};
 
@@ -386,13 +389,14 @@ fn parse_batch(
 }
 
 /// One line: `None` if blank, else a row or why it is not one.
-fn parse_line(line_no: i64, line: &[u8]) -> Option<Result<Row, Unreadable>> {
+fn parse_line(line_no: i64, line: &[u8]) -> Option<Result<Row<'_>, Unreadable>> {
     let text = strip_cloudwatch_prefix(line.trim_ascii());
     if text.is_empty() {
         return None;
     }
     let bad = |reason, message: String| Err(Unreadable::new(line_no, reason, message));
-    Some(match serde_json::from_slice::<Record>(text) {
+    let record = scan::record(text).map_or_else(|| serde_json::from_slice::<Record>(text), Ok);
+    Some(match record {
         Ok(record) => record
             .into_row(line_no)
             .map_err(|(reason, message, request_id)| Unreadable {
@@ -421,14 +425,14 @@ fn strip_cloudwatch_prefix(line: &[u8]) -> &[u8] {
 
 /// A canonical usage row from one log record.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Row {
+pub struct Row<'a> {
     line: i64,
-    text: [Option<String>; 12],
+    text: [Text<'a>; 12],
     ints: [Option<i64>; 7],
 }
 
 /// Builds a frame with exactly the canonical columns and dtypes.
-fn frame(rows: &[Row]) -> DataFrame {
+fn frame(rows: &[Row<'_>]) -> DataFrame {
     let mut columns = vec![Column::new(
         ROW_COLUMN.into(),
         rows.iter().map(|r| r.line).collect::<Vec<_>>(),
@@ -446,53 +450,71 @@ fn frame(rows: &[Row]) -> DataFrame {
 
 // --- The log record, as far as pricing needs it -------------------------------------
 
-#[derive(Deserialize)]
+/// A text field, borrowed from the read buffer unless it held escapes.
+type Text<'a> = Option<Cow<'a, str>>;
+
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-struct Record {
-    schema_type: Option<String>,
-    schema_version: Option<String>,
-    timestamp: Option<String>,
-    account_id: Option<String>,
-    region: Option<String>,
-    inference_region: Option<String>,
-    request_id: Option<String>,
-    model_id: Option<String>,
-    identity: Option<Identity>,
-    request_metadata: Option<BTreeMap<String, String>>,
-    input: Option<Input>,
+struct Record<'a> {
+    #[serde(borrow)]
+    schema_type: Text<'a>,
+    #[serde(borrow)]
+    schema_version: Text<'a>,
+    #[serde(borrow)]
+    timestamp: Text<'a>,
+    #[serde(borrow)]
+    account_id: Text<'a>,
+    #[serde(borrow)]
+    region: Text<'a>,
+    #[serde(borrow)]
+    inference_region: Text<'a>,
+    #[serde(borrow)]
+    request_id: Text<'a>,
+    #[serde(borrow)]
+    model_id: Text<'a>,
+    #[serde(borrow)]
+    identity: Option<Identity<'a>>,
+    request_metadata: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+    #[serde(borrow)]
+    input: Option<Input<'a>>,
     output: Option<Output>,
-    error_code: Option<String>,
+    #[serde(borrow)]
+    error_code: Text<'a>,
 }
 
-#[derive(Deserialize)]
-struct Identity {
-    arn: Option<String>,
+#[derive(Deserialize, Debug, PartialEq)]
+struct Identity<'a> {
+    #[serde(borrow)]
+    arn: Text<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-struct Input {
+struct Input<'a> {
     input_token_count: Option<i64>,
     cache_read_input_token_count: Option<i64>,
     cache_write_input_token_count: Option<i64>,
-    input_body_json: Option<Body>,
+    #[serde(borrow)]
+    input_body_json: Option<Body<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct Output {
     output_token_count: Option<i64>,
 }
 
 /// The request body fields that change a price; everything else is skipped unread.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-struct Body {
+struct Body<'a> {
     service_tier: Option<TierValue>,
     #[serde(rename = "service_tier")]
     service_tier_snake: Option<TierValue>,
-    performance_config: Option<PerformanceConfig>,
-    image_generation_config: Option<ImageGenerationConfig>,
+    #[serde(borrow)]
+    performance_config: Option<PerformanceConfig<'a>>,
+    #[serde(borrow)]
+    image_generation_config: Option<ImageGenerationConfig<'a>>,
     samples: Option<i64>,
     steps: Option<i64>,
     width: Option<i64>,
@@ -500,7 +522,7 @@ struct Body {
 }
 
 /// `"priority"` or `{"type": "priority"}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 #[serde(untagged)]
 enum TierValue {
     Name(String),
@@ -510,18 +532,20 @@ enum TierValue {
     },
 }
 
-#[derive(Deserialize)]
-struct PerformanceConfig {
-    latency: Option<String>,
+#[derive(Deserialize, Debug, PartialEq)]
+struct PerformanceConfig<'a> {
+    #[serde(borrow)]
+    latency: Text<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-struct ImageGenerationConfig {
+struct ImageGenerationConfig<'a> {
     number_of_images: Option<i64>,
     width: Option<i64>,
     height: Option<i64>,
-    quality: Option<String>,
+    #[serde(borrow)]
+    quality: Text<'a>,
 }
 
 type Refusal = (Reason, String, Option<String>);
@@ -551,9 +575,9 @@ fn image_family(model_id: &str) -> Option<ImageFamily> {
 /// Default image size when a request does not say (the models' documented default).
 const DEFAULT_SIDE: i64 = 1024;
 
-impl Record {
-    fn into_row(self, line: i64) -> Result<Row, Refusal> {
-        let request_id = self.request_id.clone();
+impl<'a> Record<'a> {
+    fn into_row(self, line: i64) -> Result<Row<'a>, Refusal> {
+        let request_id = self.request_id.as_deref().map(str::to_owned);
         let refuse = |reason, message: String| (reason, message, request_id.clone());
         match self.schema_type.as_deref() {
             Some("ModelInvocationLog") => {}
@@ -587,18 +611,18 @@ impl Record {
             })?;
             let (images, width, height, q) = images_of(&family, body);
             (ints[4], ints[5], ints[6], quality) =
-                (Some(images), Some(width), Some(height), Some(q));
+                (Some(images), Some(width), Some(height), Some(Cow::Owned(q)));
         }
         let tags = self
             .request_metadata
             .filter(|m| !m.is_empty())
-            .map(|m| serde_json::to_string(&m).unwrap_or_default());
+            .map(|m| Cow::Owned(serde_json::to_string(&m).unwrap_or_default()));
         let text = [
             self.inference_region,
             self.error_code,
             self.region,
             self.model_id,
-            Some("on_demand".to_string()),
+            Some(Cow::Borrowed("on_demand")),
             body.and_then(service_tier),
             self.request_id,
             self.account_id,
@@ -612,7 +636,7 @@ impl Record {
 }
 
 /// (images, width, height, quality) of an image request.
-fn images_of(family: &ImageFamily, body: &Body) -> (i64, i64, i64, String) {
+fn images_of(family: &ImageFamily, body: &Body<'_>) -> (i64, i64, i64, String) {
     match family {
         ImageFamily::TitanLike => {
             let c = body.image_generation_config.as_ref();
@@ -620,8 +644,9 @@ fn images_of(family: &ImageFamily, body: &Body) -> (i64, i64, i64, String) {
                 c.and_then(|c| c.number_of_images).unwrap_or(1),
                 c.and_then(|c| c.width).unwrap_or(DEFAULT_SIDE),
                 c.and_then(|c| c.height).unwrap_or(DEFAULT_SIDE),
-                c.and_then(|c| c.quality.clone())
-                    .unwrap_or_else(|| "standard".into()),
+                c.and_then(|c| c.quality.as_deref())
+                    .unwrap_or("standard")
+                    .to_string(),
             )
         }
         ImageFamily::Sdxl => (
@@ -640,7 +665,7 @@ fn images_of(family: &ImageFamily, body: &Body) -> (i64, i64, i64, String) {
 }
 
 /// The tier the request asked for: `serviceTier`/`service_tier`, or latency-optimized.
-fn service_tier(body: &Body) -> Option<String> {
+fn service_tier<'a>(body: &Body<'_>) -> Text<'a> {
     let named = body
         .service_tier
         .as_ref()
@@ -656,9 +681,11 @@ fn service_tier(body: &Body) -> Option<String> {
         == Some("optimized");
     match named.as_deref() {
         None | Some("default" | "standard") if optimized => Some("latency_optimized".into()),
-        _ => named,
+        _ => named.map(Cow::Owned),
     }
 }
+
+mod scan;
 
 #[cfg(test)]
 mod tests;

@@ -98,7 +98,9 @@ fn tiers_come_from_the_body_in_every_spelling() {
 
 #[test]
 fn image_requests_default_as_documented() {
-    let body = |b: &str| serde_json::from_str::<Body>(b).unwrap();
+    fn body(b: &str) -> Body<'_> {
+        serde_json::from_str(b).unwrap()
+    }
     assert_eq!(
         images_of(&ImageFamily::TitanLike, &body("{}")),
         (1, 1024, 1024, "standard".into())
