@@ -21,8 +21,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read};
 
-/// A batch also ends at this many bytes of JSON: records can be 200 KB each.
-const BATCH_BYTES: usize = 32 << 20;
+/// A batch also ends at this many bytes of JSON: records can be 200 KB each. Small
+/// enough that the text is still in cache when it is parsed (32 MiB was 13% slower).
+const BATCH_BYTES: usize = 4 << 20;
 
 /// Log schema major version billrun understands.
 const SCHEMA_MAJOR: &str = "1";
