@@ -258,6 +258,14 @@ pub struct RateCache {
     centers: PlHashMap<String, String>,
 }
 
+/// What the rows of one price key and group bucket added up to in a slice.
+struct RowSums {
+    prices: [Option<usize>; 5],
+    /// Set by the first row priced (a rejected row makes no group).
+    group: Option<u32>,
+    tallies: [Tally; 5],
+}
+
 struct SliceRater<'c> {
     ctx: &'c RateContext<'c>,
     cache: &'c mut RateCache,
@@ -266,6 +274,10 @@ struct SliceRater<'c> {
     /// bucket that key uses.
     group_cache: PlHashMap<(u32, u32, Scope, Mode, Tier, i64), u32>,
     group_bucket: Option<i64>,
+    /// With a group bucket, rows are summed per (price key, bucket) and added to the
+    /// tallies when the slice ends: one lookup a row instead of one per meter.
+    sums: Vec<RowSums>,
+    sums_at: PlHashMap<(PriceKey, i64), usize>,
     scratch: Vec<u32>,
     /// Rows' tags are parsed for grouping or allocation.
     need_tags: bool,
@@ -283,6 +295,8 @@ impl<'c> SliceRater<'c> {
             day_codes: vec![PlHashMap::default(); dims],
             group_cache: PlHashMap::default(),
             group_bucket: row_key_bucket(ctx.group_by),
+            sums: Vec::new(),
+            sums_at: PlHashMap::default(),
             scratch: Vec::with_capacity(dims),
             need_tags: ctx.allocation.needs_tags()
                 || ctx
@@ -324,7 +338,13 @@ impl<'c> SliceRater<'c> {
         }
         let (model, scope) = self.resolve(raw_model)?;
         let region = self.cache.regions.code(row.region);
-        let prices = self.row_prices(model, region, scope, &row);
+        let key = self.price_key(model, region, scope, &row);
+        let bucket = self.group_bucket.map(|b| row.at.div_euclid(b));
+        let sums = bucket.map(|bucket| self.row_sums(key, bucket, &row));
+        let prices = match sums {
+            Some(at) => self.sums[at].prices,
+            None => self.row_prices(key, &row),
+        };
         let mut priced = [None; 5];
         for (m, usage) in UsageType::METERS.iter().enumerate() {
             if row.quantities[m] > 0 {
@@ -346,14 +366,20 @@ impl<'c> SliceRater<'c> {
                     })?;
             }
         }
-        let group = self.fast_group_id(cols, i, (model, region, scope), &row);
+        let group = match sums.and_then(|at| self.sums[at].group) {
+            Some(group) => group,
+            None => self.fast_group_id(cols, i, (model, region, scope), &row),
+        };
         for m in 0..5 {
             if let Some(p) = priced[m] {
                 let tally = Tally {
                     quantity: u128::from(row.quantities[m]),
                     records: 1,
                 };
-                self.out.tallies.add(group, p, tally);
+                match sums {
+                    Some(at) => self.sums[at].tallies[m].add(tally),
+                    None => self.out.tallies.add(group, p, tally),
+                }
                 if self.ctx.line_items {
                     let mut item =
                         self.line_item(cols, i, source, model, scope, &row, m, p, costs[m]);
@@ -362,7 +388,25 @@ impl<'c> SliceRater<'c> {
                 }
             }
         }
+        if let Some(at) = sums {
+            self.sums[at].group = Some(group);
+        }
         Ok(Outcome::Priced)
+    }
+
+    /// The row's sums by (price key, group time bucket), made on the key's first row.
+    fn row_sums(&mut self, key: PriceKey, bucket: i64, row: &Valid) -> usize {
+        if let Some(&at) = self.sums_at.get(&(key, bucket)) {
+            return at;
+        }
+        let prices = self.row_prices(key, row);
+        self.sums.push(RowSums {
+            prices,
+            group: None,
+            tallies: [Tally::default(); 5],
+        });
+        self.sums_at.insert((key, bucket), self.sums.len() - 1);
+        self.sums.len() - 1
     }
 
     fn resolve(&mut self, raw: &str) -> Result<(u32, Scope), Failure> {
@@ -403,28 +447,27 @@ impl<'c> SliceRater<'c> {
         r
     }
 
-    /// The catalog row of each meter for this row's model, region, scope, mode, tier,
-    /// price epoch and image: one cache lookup per row (a miss asks the catalog for
-    /// all five meters).
-    fn row_prices(
-        &mut self,
-        model: u32,
-        region: u32,
-        scope: Scope,
-        row: &Valid,
-    ) -> [Option<usize>; 5] {
-        let catalog = self.ctx.catalog;
-        let key = PriceKey {
+    /// What the row's prices depend on: model, region, scope, mode, tier, price epoch
+    /// and image.
+    fn price_key(&self, model: u32, region: u32, scope: Scope, row: &Valid) -> PriceKey {
+        PriceKey {
             model,
             region,
             scope,
             mode: row.mode,
             tier: row.tier,
             usage: UsageType::InputTokens,
-            epoch: catalog.epoch(row.at),
+            epoch: self.ctx.catalog.epoch(row.at),
             image: row.image,
-        };
-        let model_id = self.cache.models.value(model);
+        }
+    }
+
+    /// The catalog row of each meter for the row's price key: one cache lookup (a
+    /// miss asks the catalog for all five meters).
+    fn row_prices(&mut self, key: PriceKey, row: &Valid) -> [Option<usize>; 5] {
+        let catalog = self.ctx.catalog;
+        let scope = key.scope;
+        let model_id = self.cache.models.value(key.model);
         *self.cache.row_prices.entry(key).or_insert_with(|| {
             UsageType::METERS.map(|usage| {
                 catalog.find(&Query {
@@ -627,7 +670,15 @@ impl<'c> SliceRater<'c> {
         center
     }
 
-    fn finish(self) -> Rated {
+    fn finish(mut self) -> Rated {
+        for sums in &self.sums {
+            let Some(group) = sums.group else { continue };
+            for (price, tally) in sums.prices.iter().zip(sums.tallies) {
+                if let (Some(p), true) = (price, tally.records > 0) {
+                    self.out.tallies.add(group, *p, tally);
+                }
+            }
+        }
         self.out
     }
 }

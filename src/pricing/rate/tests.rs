@@ -68,13 +68,26 @@ fn rate(rows: &[Row], range: Range<usize>) -> Rated {
 
 /// Rates with a cache that may have served other slices (as a rating thread's does).
 fn rate_with(rows: &[Row], range: Range<usize>, cache: &mut RateCache) -> Rated {
+    rate_by(rows, range, cache, 0)
+}
+
+/// Groupings: one with a tag (rows grouped one by one), one of row keys only (rows
+/// summed per price key and bucket, added to the tallies when the slice ends).
+fn groupings() -> [Vec<GroupKey>; 2] {
+    [
+        vec![
+            GroupKey::ModelId,
+            GroupKey::Tag("team".into()),
+            GroupKey::Day,
+        ],
+        vec![GroupKey::ModelId, GroupKey::Region, GroupKey::Hour],
+    ]
+}
+
+fn rate_by(rows: &[Row], range: Range<usize>, cache: &mut RateCache, grouping: usize) -> Rated {
     let catalog = PriceCatalog::embedded().unwrap();
-    let group_by = [
-        GroupKey::ModelId,
-        GroupKey::Tag("team".into()),
-        GroupKey::Day,
-    ];
-    let ctx = RateContext::plain(&catalog, &group_by, true);
+    let group_by = &groupings()[grouping];
+    let ctx = RateContext::plain(&catalog, group_by, true);
     let cols = columns(rows);
     rate_slice_with(
         &ctx,
@@ -337,14 +350,18 @@ proptest! {
     }
 
     #[test]
-    fn split_and_merged_equals_whole(rows in prop::collection::vec(arb_row(), 1..60), cut in 0usize..60) {
+    fn split_and_merged_equals_whole(
+        rows in prop::collection::vec(arb_row(), 1..60),
+        cut in 0usize..60,
+        grouping in 0usize..2,
+    ) {
         let cut = cut.min(rows.len());
-        let whole = rate(&rows, 0..rows.len());
+        let whole = rate_by(&rows, 0..rows.len(), &mut RateCache::default(), grouping);
         // The halves share one warm cache, as consecutive slices on one thread do;
         // the whole starts cold.
         let mut cache = RateCache::default();
-        let a = rate_with(&rows, 0..cut, &mut cache);
-        let b = rate_with(&rows, cut..rows.len(), &mut cache);
+        let a = rate_by(&rows, 0..cut, &mut cache, grouping);
+        let b = rate_by(&rows, cut..rows.len(), &mut cache, grouping);
         let mut merged = a.tallies;
         merged.absorb(b.tallies);
         prop_assert_eq!(merged.by_values(), whole.tallies.by_values());
@@ -353,9 +370,12 @@ proptest! {
     }
 
     #[test]
-    fn summary_total_equals_line_item_total(rows in prop::collection::vec(arb_row(), 0..60)) {
+    fn summary_total_equals_line_item_total(
+        rows in prop::collection::vec(arb_row(), 0..60),
+        grouping in 0usize..2,
+    ) {
         let catalog = PriceCatalog::embedded().unwrap();
-        let rated = rate(&rows, 0..rows.len());
+        let rated = rate_by(&rows, 0..rows.len(), &mut RateCache::default(), grouping);
         let summary = summarize(&rated.tallies, &catalog).unwrap();
         let from_summary = summary.values().fold(Money::ZERO, |a, c| a.checked_add(c.cost).unwrap());
         let from_items = rated.line_items.iter().fold(Money::ZERO, |a, l| a.checked_add(l.cost).unwrap());
