@@ -3,7 +3,7 @@
 //! counts summed, rejects in the input's order, capacity billed once (from the
 //! merge's own capacity tables, with the invocations and shares of every bucket).
 
-use super::once::Held;
+use super::once::{CHUNK, Held};
 use super::plan::plan_for;
 use super::read::LineRows;
 use super::read::RunState;
@@ -24,9 +24,6 @@ use crate::vocab::reasons::Reason;
 use crate::vocab::rows::{Ints, Texts};
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
-
-/// Rejects written to the report per call.
-const REJECT_CHUNK: usize = 65_536;
 
 pub fn merge(cfg: &RunConfig) -> Result<RunReport> {
     let started_at = chrono::Utc::now().to_rfc3339();
@@ -289,7 +286,7 @@ fn merge_line_items(state: &mut RunState, dirs: &[&Path], index: &FileIndex) -> 
                 .map(|i| (file_of(&index, source.get(i)), row.get(i).unwrap_or(0)))
                 .collect())
         });
-        cursors.push(Cursor::open(&dir.join(LINE_ITEMS), REJECT_CHUNK, keys)?);
+        cursors.push(Cursor::open(&dir.join(LINE_ITEMS), CHUNK, keys)?);
     }
     loop {
         let mut order: Vec<((usize, i64), usize)> = (0..cursors.len())

@@ -33,8 +33,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Rejects written to the reports per call.
-const CHUNK: usize = 65_536;
+/// Rows a scratch or partial file is read, and rejects are written, at a time (here
+/// and in `merge`).
+pub(super) const CHUNK: usize = 65_536;
 
 /// A reject as the scratch file holds it: every field, so that taking back one of
 /// two identical lines takes one.
