@@ -366,9 +366,16 @@ impl<'c> SliceRater<'c> {
                     })?;
             }
         }
+        // Nothing below refuses the row: its group may be made and kept.
         let group = match sums.and_then(|at| self.sums[at].group) {
             Some(group) => group,
-            None => self.fast_group_id(cols, i, (model, region, scope), &row),
+            None => {
+                let group = self.fast_group_id(cols, i, (model, region, scope), &row);
+                if let Some(at) = sums {
+                    self.sums[at].group = Some(group);
+                }
+                group
+            }
         };
         for m in 0..5 {
             if let Some(p) = priced[m] {
@@ -387,9 +394,6 @@ impl<'c> SliceRater<'c> {
                     self.out.line_items.push(item);
                 }
             }
-        }
-        if let Some(at) = sums {
-            self.sums[at].group = Some(group);
         }
         Ok(Outcome::Priced)
     }

@@ -4,7 +4,7 @@
 //! Nearly every byte of a record is prompt or completion text that billrun skips, and
 //! serde's generic skipping was most of a log run. This scanner checks the bodies as
 //! strictly as serde does (strings, escapes, numbers, nesting; a skipped string's
-//! UTF-8 is not checked by serde either) but looks for a string's end 32 bytes at a
+//! UTF-8 is not checked by serde either) but looks for a string's end 16 bytes at a
 //! time. Anything it is not sure of (an escape in a field billrun reads, a duplicate
 //! field, a value of another type, a tier given as an object, invalid JSON, deep
 //! nesting) makes it return `None`, and serde reads the record as before: its rows,
@@ -249,12 +249,8 @@ impl<'a> Scan<'a> {
         self.opt(|s| {
             let negative = s.text.get(s.at) == Some(&b'-');
             s.at += usize::from(negative);
-            let digits = s.text[s.at..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            let number = &s.text[s.at..s.at + digits];
-            s.at += digits;
+            let digits = s.digits();
+            let number = &s.text[s.at - digits..s.at];
             let plain = !number.is_empty() && (number[0] != b'0' || digits == 1);
             let whole = !matches!(s.text.get(s.at), Some(b'.' | b'e' | b'E'));
             if !plain || !whole || digits > 18 {
