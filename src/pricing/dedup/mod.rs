@@ -315,33 +315,44 @@ pub fn split_flags(order: &[Claim], flags: &[bool], rows: usize) -> (Vec<bool>, 
 /// The value of a lowercase `8-4-4-4-12` hex UUID; `None` for anything else.
 pub(crate) fn canonical_uuid(id: &str) -> Option<u128> {
     let b: &[u8; 36] = id.as_bytes().try_into().ok()?;
-    if [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    // Digit values, 0xff for anything not a lowercase hex digit: one OR over all
-    // of them tells whether any was not.
-    const HEX: [u8; 256] = {
-        let mut t = [0xffu8; 256];
-        let mut c = 0;
-        while c < 16 {
-            t[b"0123456789abcdef"[c] as usize] = c as u8;
-            c += 1;
-        }
-        t
-    };
-    const DIGITS: [usize; 32] = [
-        0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27, 28,
-        29, 30, 31, 32, 33, 34, 35,
-    ];
-    let half = |positions: &[usize]| {
-        positions.iter().fold((0u64, 0u8), |(v, bad), &i| {
-            let d = HEX[b[i] as usize];
-            ((v << 4) | u64::from(d & 15), bad | d)
-        })
-    };
-    let (high, bad_high) = half(&DIGITS[..16]);
-    let (low, bad_low) = half(&DIGITS[16..]);
-    ((bad_high | bad_low) & 0xf0 == 0).then_some((u128::from(high) << 64) | u128::from(low))
+    let mut digits = [0u8; 32];
+    digits[..8].copy_from_slice(&b[..8]);
+    digits[8..12].copy_from_slice(&b[9..13]);
+    digits[12..16].copy_from_slice(&b[14..18]);
+    digits[16..20].copy_from_slice(&b[19..23]);
+    digits[20..].copy_from_slice(&b[24..]);
+    let mut v = 0u128;
+    for eight in digits.as_chunks::<8>().0 {
+        v = (v << 32) | u128::from(hex8(u64::from_be_bytes(*eight))?);
+    }
+    Some(v)
+}
+
+/// Eight lowercase hex digits, the first in the top byte of `x`, as their value;
+/// `None` if any byte is not one. All eight bytes are checked and converted at once
+/// (a byte below 0x80 plus at most 0x50 cannot carry into the next byte).
+fn hex8(x: u64) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    if x & HIGH != 0 {
+        return None;
+    }
+    // The high bit of each byte that is at least `low`.
+    let at_least = |low: u8| (x + ONES * u64::from(0x80 - low)) & HIGH;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if digit | letter != HIGH {
+        return None;
+    }
+    // '0'-'9' are their low nibble, 'a'-'f' their low nibble plus 9.
+    let mut n = (x & (ONES * 0x0f)) + (letter >> 7) * 9;
+    n = (n | (n >> 4)) & 0x00ff_00ff_00ff_00ff;
+    n = (n | (n >> 8)) & 0x0000_ffff_0000_ffff;
+    n = (n | (n >> 16)) & 0x0000_0000_ffff_ffff;
+    Some(n as u32)
 }
 
 #[cfg(test)]
@@ -391,6 +402,43 @@ mod tests {
         }
     }
 
+    /// The digit by digit reading `canonical_uuid` replaced: a table lookup a byte.
+    fn uuid_by_table(id: &str) -> Option<u128> {
+        let b: &[u8; 36] = id.as_bytes().try_into().ok()?;
+        let mut v = 0u128;
+        for (i, c) in b.iter().enumerate() {
+            match (i, c) {
+                (8 | 13 | 18 | 23, b'-') => {}
+                (8 | 13 | 18 | 23, _) => return None,
+                (_, b'0'..=b'9') => v = (v << 4) | u128::from(c - b'0'),
+                (_, b'a'..=b'f') => v = (v << 4) | u128::from(c - b'a' + 10),
+                _ => return None,
+            }
+        }
+        Some(v)
+    }
+
+    /// Every byte value at every position of a UUID (and of one of all `f`s, where
+    /// a carry would show): read as the byte by byte reading reads it.
+    #[test]
+    fn any_one_byte_changed_reads_as_byte_by_byte() {
+        for base in [
+            "ff4b6c63-5561-4431-93b8-06a817275900",
+            "ffffffff-ffff-ffff-ffff-ffffffffffff",
+            "00000000-0000-0000-0000-000000000000",
+        ] {
+            assert_eq!(canonical_uuid(base), uuid_by_table(base));
+            for at in 0..36 {
+                for byte in 0..=255u8 {
+                    let mut bytes = base.as_bytes().to_vec();
+                    bytes[at] = byte;
+                    let text = String::from_utf8_lossy(&bytes);
+                    assert_eq!(canonical_uuid(&text), uuid_by_table(&text), "{text:?}");
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
         /// Any 128-bit value written as a lowercase UUID reads back as itself; with
         /// any digit made uppercase, or any dash moved, it is not packed.
@@ -411,6 +459,15 @@ mod tests {
             if moved != text {
                 proptest::prop_assert_eq!(canonical_uuid(&moved), None);
             }
+        }
+
+        /// Text of UUID shape made of digits, letters and the bytes next to their
+        /// ranges: read as the byte by byte reading reads it.
+        #[test]
+        fn uuid_shaped_text_reads_as_byte_by_byte(
+            text in "[0-9a-fA-F/:@`g]{8}-[0-9a-f/:`g]{4}-[0-9a-f]{4}-[0-9a-f:g]{4}-[0-9a-f/`]{12}",
+        ) {
+            proptest::prop_assert_eq!(canonical_uuid(&text), uuid_by_table(&text));
         }
 
         /// The fast path of `significant` = trimming, for any text.

@@ -14,8 +14,11 @@ use std::path::{Path, PathBuf};
 
 /// Spill files: each holds about 1/PARTS of the ids (100M ids: ~390k a part).
 const PARTS: usize = 256;
-/// Length marker of a record holding a canonical UUID as 16 bytes.
-const UUID: u32 = u32::MAX;
+/// The ordinal's top bit marks a record of an id that is not a canonical UUID
+/// (ordinals count rows: they never reach it).
+const OTHER: u64 = 1 << 63;
+/// The longest id text kept (ids are compared on at most this many bytes).
+const MAX_LEN: usize = u32::MAX as usize - 1;
 
 /// Ids being spilled, by part.
 pub struct Spill {
@@ -44,34 +47,24 @@ impl Spill {
     #[cfg(test)]
     pub fn push(&mut self, id: &str, ordinal: u64) -> Result<()> {
         let key = Key::of(id);
-        let mut record = Vec::new();
+        let mut record = vec![0; record_len(&key)];
         encode(&mut record, &key, ordinal);
         self.write(part_of(&key), &record)
     }
 
     /// Records a batch of ids, row `first + i` for `ids[i]` (trimmed; empty ones are
-    /// not ids): encoded in parallel chunks, each into a buffer per part, then written
-    /// chunk by chunk, so each part file stays in ordinal order.
+    /// not ids): encoded in parallel chunks, each into one buffer sorted by part,
+    /// then written chunk by chunk, so each part file stays in ordinal order.
     pub fn push_batch(&mut self, ids: &Texts, first: u64) -> Result<()> {
         use rayon::prelude::*;
         let len = ids.len();
         let chunk = len.div_ceil(rayon::current_num_threads() * 4).max(4096);
-        let chunks: Vec<Vec<Vec<u8>>> = (0..len.div_ceil(chunk))
+        let chunks: Vec<ByPart> = (0..len.div_ceil(chunk))
             .into_par_iter()
-            .map(|c| {
-                let mut parts = vec![Vec::new(); PARTS];
-                for i in c * chunk..((c + 1) * chunk).min(len) {
-                    if let Some(id) = significant(ids.get(i)) {
-                        let key = Key::of(id);
-                        let ordinal = first + i as u64;
-                        encode(&mut parts[part_of(&key)], &key, ordinal);
-                    }
-                }
-                parts
-            })
+            .map(|c| ByPart::encode(ids, c * chunk..((c + 1) * chunk).min(len), first))
             .collect();
-        for parts in chunks {
-            for (part, bytes) in parts.iter().enumerate() {
+        for chunk in chunks {
+            for (part, bytes) in chunk.parts().enumerate() {
                 self.write(part, bytes)?;
             }
         }
@@ -113,19 +106,65 @@ impl Spill {
     }
 }
 
-/// Appends the record of row `ordinal`'s id: ordinal, length (or the UUID marker),
-/// bytes.
-fn encode(out: &mut Vec<u8>, key: &Key, ordinal: u64) {
-    out.extend_from_slice(&ordinal.to_le_bytes());
+/// Rows' records grouped by part (a counting sort): part `p`'s records, in row
+/// order, are `bytes[starts[p]..starts[p + 1]]`.
+struct ByPart {
+    bytes: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl ByPart {
+    /// The records of `ids[rows]`, row `first + i` for `ids[i]`.
+    fn encode(ids: &Texts, rows: std::ops::Range<usize>, first: u64) -> ByPart {
+        let keys: Vec<(usize, usize, Key)> = rows
+            .filter_map(|i| {
+                let key = Key::of(significant(ids.get(i))?);
+                Some((i, part_of(&key), key))
+            })
+            .collect();
+        let mut starts = vec![0; PARTS + 1];
+        for (_, part, key) in &keys {
+            starts[part + 1] += record_len(key);
+        }
+        for p in 0..PARTS {
+            starts[p + 1] += starts[p];
+        }
+        let mut next = starts.clone();
+        let mut bytes = vec![0; starts[PARTS]];
+        for (i, part, key) in &keys {
+            let end = next[*part] + record_len(key);
+            encode(&mut bytes[next[*part]..end], key, first + *i as u64);
+            next[*part] = end;
+        }
+        ByPart { bytes, starts }
+    }
+
+    fn parts(&self) -> impl Iterator<Item = &[u8]> {
+        self.starts.windows(2).map(|w| &self.bytes[w[0]..w[1]])
+    }
+}
+
+/// The length of an id's record: a UUID's is 24 bytes, the ordinal and the value;
+/// other ids are marked in the ordinal's top bit and carry a length and their text.
+fn record_len(key: &Key) -> usize {
+    match key {
+        Key::Uuid(_) => 8 + 16,
+        Key::Other(id) => 8 + 4 + id.len().min(MAX_LEN),
+    }
+}
+
+/// Writes the record of row `ordinal`'s id into `out`, `record_len` bytes.
+fn encode(out: &mut [u8], key: &Key, ordinal: u64) {
     match key {
         Key::Uuid(v) => {
-            out.extend_from_slice(&UUID.to_le_bytes());
-            out.extend_from_slice(&v.to_le_bytes());
+            out[..8].copy_from_slice(&ordinal.to_le_bytes());
+            out[8..24].copy_from_slice(&v.to_le_bytes());
         }
         Key::Other(id) => {
-            let len = u32::try_from(id.len()).unwrap_or(UUID - 1).min(UUID - 1);
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(&id.as_bytes()[..len as usize]);
+            let len = id.len().min(MAX_LEN);
+            out[..8].copy_from_slice(&(ordinal | OTHER).to_le_bytes());
+            out[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+            out[12..12 + len].copy_from_slice(&id.as_bytes()[..len]);
         }
     }
 }
@@ -135,25 +174,26 @@ fn encode(out: &mut Vec<u8>, key: &Key, ordinal: u64) {
 fn repeats(mut bytes: &[u8]) -> Option<Vec<(u64, u64)>> {
     use polars::prelude::PlHashMap;
     let mut uuids: PlHashMap<u128, u64> =
-        PlHashMap::with_capacity_and_hasher(bytes.len() / 28, Default::default());
+        PlHashMap::with_capacity_and_hasher(bytes.len() / 24, Default::default());
     let mut others: PlHashMap<&[u8], u64> = PlHashMap::default();
     let mut repeats = Vec::new();
     while !bytes.is_empty() {
         let (ordinal, rest) = bytes.split_first_chunk::<8>()?;
         let ordinal = u64::from_le_bytes(*ordinal);
-        let (len, rest) = rest.split_first_chunk::<4>()?;
-        let first = match u32::from_le_bytes(*len) {
-            UUID => {
+        let first = match ordinal & OTHER {
+            0 => {
                 let (v, rest) = rest.split_first_chunk::<16>()?;
                 bytes = rest;
                 *uuids.entry(u128::from_le_bytes(*v)).or_insert(ordinal)
             }
-            len => {
-                let (id, rest) = rest.split_at_checked(len as usize)?;
+            _ => {
+                let (len, rest) = rest.split_first_chunk::<4>()?;
+                let (id, rest) = rest.split_at_checked(u32::from_le_bytes(*len) as usize)?;
                 bytes = rest;
-                *others.entry(id).or_insert(ordinal)
+                *others.entry(id).or_insert(ordinal & !OTHER)
             }
         };
+        let ordinal = ordinal & !OTHER;
         if first != ordinal {
             repeats.push((ordinal, first));
         }
