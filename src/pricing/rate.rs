@@ -218,6 +218,7 @@ pub fn rate_slice_with(
     source: &Arc<str>,
 ) -> Rated {
     let mut rater = SliceRater::new(ctx, cache);
+    rater.by_views = !rater.need_tags && TextViews::shared(cols);
     for i in range {
         if duplicate[i] {
             continue;
@@ -266,6 +267,133 @@ struct RowSums {
     tallies: [Tally; 5],
 }
 
+/// The views of the texts that decide a row's validity, model and region (error
+/// code, region, model id, mode, service tier, tags). A view names its bytes exactly
+/// within one Arrow array (text up to 12 bytes inline, longer text by buffer and
+/// offset), so rows of one batch with equal views have equal texts; equal texts
+/// with different views only miss. A null is the empty text's view (0): both read
+/// as "".
+#[derive(Clone, Copy)]
+struct TextViews([u128; 6]);
+
+/// Compared without a call to `memcmp` (what the derived comparison became).
+impl PartialEq for TextViews {
+    fn eq(&self, other: &TextViews) -> bool {
+        let differ = self.0.iter().zip(&other.0).fold(0, |d, (a, b)| d | (a ^ b));
+        differ == 0
+    }
+}
+
+impl TextViews {
+    /// `None` when a column is not one Arrow array (its rows have no views).
+    fn of(cols: &UsageColumns, i: usize) -> Option<TextViews> {
+        Some(TextViews([
+            cols.error_code.view(i)?,
+            cols.region.view(i)?,
+            cols.model_id.view(i)?,
+            cols.mode.view(i)?,
+            cols.service_tier.view(i)?,
+            cols.tags.view(i)?,
+        ]))
+    }
+
+    /// Whether equal texts of these columns share views, as when decoded from a
+    /// Parquet dictionary (readers that copy each value give equal long texts
+    /// views of their own: looking them up would only miss).
+    fn shared(cols: &UsageColumns) -> bool {
+        [
+            &cols.error_code,
+            &cols.region,
+            &cols.model_id,
+            &cols.mode,
+            &cols.service_tier,
+            &cols.tags,
+        ]
+        .iter()
+        .all(|c| c.views_shared())
+    }
+
+    fn slot(&self) -> usize {
+        let h = self.0.iter().fold(0u64, |h, v| {
+            (h ^ (*v as u64) ^ ((*v >> 64) as u64)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        });
+        (h >> (64 - KNOWN_SLOTS.trailing_zeros())) as usize
+    }
+}
+
+/// What a row's texts decided when all of them were valid, the model known and not
+/// a capacity model: everything `rate_row` reads from them.
+#[derive(Clone, Copy)]
+struct Known {
+    model: u32,
+    region: u32,
+    scope: Scope,
+    mode: Mode,
+    tier: Tier,
+    /// The error code is not empty (`not_billable` asks).
+    error: bool,
+    /// The sums the last rows of these texts went to, by (price epoch, group
+    /// bucket, image): rows mostly share them, or alternate between a few.
+    sums: [Option<(SumsOf, usize)>; 4],
+    /// The entry of `sums` to replace next.
+    next: u8,
+}
+
+/// What besides its texts decides the sums a row goes to.
+type SumsOf = (usize, i64, Option<(ImageQuality, u64)>);
+
+/// Slots of a slice's known texts (a power of two), and how many texts it keeps:
+/// a few hundred distinct texts per slice are typical; past the limit rows just
+/// take the full path.
+const KNOWN_SLOTS: usize = 4096;
+const KNOWN_MAX: usize = KNOWN_SLOTS / 4;
+
+/// Known texts of one slice, an open-addressing table on the views' hash. Views
+/// mean nothing outside their batch, so each slice starts empty.
+struct KnownTexts {
+    /// 1 + the entry of each slot; 0: empty.
+    slots: Vec<u16>,
+    entries: Vec<(TextViews, Known)>,
+}
+
+impl Default for KnownTexts {
+    fn default() -> KnownTexts {
+        KnownTexts {
+            slots: vec![0; KNOWN_SLOTS],
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl KnownTexts {
+    /// The entry of `views`, or the empty slot where it would go.
+    fn probe(&self, views: &TextViews) -> Result<usize, usize> {
+        let mut at = views.slot();
+        loop {
+            match self.slots[at] {
+                0 => return Err(at),
+                e if self.entries[usize::from(e) - 1].0 == *views => return Ok(usize::from(e) - 1),
+                _ => at = (at + 1) % KNOWN_SLOTS,
+            }
+        }
+    }
+
+    fn find(&self, views: &TextViews) -> Option<usize> {
+        self.probe(views).ok()
+    }
+
+    /// Keeps what `views` decided (texts not yet known); `None` once full.
+    fn insert(&mut self, views: TextViews, known: Known) -> Option<usize> {
+        let slot = self.probe(&views).err()?;
+        if self.entries.len() >= KNOWN_MAX {
+            return None;
+        }
+        self.entries.push((views, known));
+        self.slots[slot] = self.entries.len() as u16;
+        Some(self.entries.len() - 1)
+    }
+}
+
 struct SliceRater<'c> {
     ctx: &'c RateContext<'c>,
     cache: &'c mut RateCache,
@@ -279,6 +407,10 @@ struct SliceRater<'c> {
     sums: Vec<RowSums>,
     sums_at: PlHashMap<(PriceKey, i64), usize>,
     scratch: Vec<u32>,
+    /// What the texts of rows priced in this slice decided, by their views; only
+    /// when rows' tags are not kept and equal texts have equal views.
+    known: KnownTexts,
+    by_views: bool,
     /// Rows' tags are parsed for grouping or allocation.
     need_tags: bool,
     /// Key buffer for `RateCache::centers`.
@@ -298,6 +430,8 @@ impl<'c> SliceRater<'c> {
             sums: Vec::new(),
             sums_at: PlHashMap::default(),
             scratch: Vec::with_capacity(dims),
+            known: KnownTexts::default(),
+            by_views: false,
             need_tags: ctx.allocation.needs_tags()
                 || ctx
                     .group_by
@@ -317,6 +451,13 @@ impl<'c> SliceRater<'c> {
         i: usize,
         source: &Arc<str>,
     ) -> Result<Outcome, Failure> {
+        let views = match self.by_views {
+            true => TextViews::of(cols, i),
+            false => None,
+        };
+        if let Some(at) = views.as_ref().and_then(|v| self.known.find(v)) {
+            return self.rate_known(cols, i, source, at);
+        }
         if not_billable(cols, i) {
             return Ok(Outcome::NotBillable);
         }
@@ -338,9 +479,87 @@ impl<'c> SliceRater<'c> {
         }
         let (model, scope) = self.resolve(raw_model)?;
         let region = self.cache.regions.code(row.region);
+        let known = views.and_then(|views| {
+            self.known.insert(
+                views,
+                Known {
+                    model,
+                    region,
+                    scope,
+                    mode: row.mode,
+                    tier: row.tier,
+                    error: !text(&cols.error_code, i).is_empty(),
+                    sums: [None; 4],
+                    next: 0,
+                },
+            )
+        });
+        self.price_row(cols, i, source, (model, region, scope), row, known)
+    }
+
+    /// `rate_row` for a row whose texts are those of a row already priced in this
+    /// slice (`known` is their entry): only what differs between such rows is
+    /// checked, in `rate_row`'s order, so the outcome and any reject are the same.
+    fn rate_known(
+        &mut self,
+        cols: &UsageColumns,
+        i: usize,
+        source: &Arc<str>,
+        known: usize,
+    ) -> Result<Outcome, Failure> {
+        let k = self.known.entries[known].1;
+        if k.error && cols.meters.iter().all(|m| m.get(i) == Ok(0)) {
+            return Ok(Outcome::NotBillable);
+        }
+        let at = instant(cols, i)?;
+        let quantities = quantities(cols, i)?;
+        let image = match quantities[4] {
+            0 => None,
+            images => Some(image_spec(cols, i, images)?),
+        };
+        let (from, to) = self.ctx.window;
+        if from.is_some_and(|f| at < f) || to.is_some_and(|t| at >= t) {
+            return Ok(Outcome::OutOfRange);
+        }
+        if quantities.iter().all(|q| *q == 0) {
+            return Ok(Outcome::NotBillable);
+        }
+        let row = Valid {
+            at,
+            region: text(&cols.region, i),
+            mode: k.mode,
+            tier: k.tier,
+            quantities,
+            image,
+            tags: None,
+        };
+        self.price_row(
+            cols,
+            i,
+            source,
+            (k.model, k.region, k.scope),
+            row,
+            Some(known),
+        )
+    }
+
+    /// Prices a valid row of a known model: its meters' catalog rows and costs, then
+    /// its quantities added to its group (or to its price key's sums).
+    fn price_row(
+        &mut self,
+        cols: &UsageColumns,
+        i: usize,
+        source: &Arc<str>,
+        (model, region, scope): (u32, u32, Scope),
+        row: Valid,
+        known: Option<usize>,
+    ) -> Result<Outcome, Failure> {
         let key = self.price_key(model, region, scope, &row);
         let bucket = self.group_bucket.map(|b| row.at.div_euclid(b));
-        let sums = bucket.map(|bucket| self.row_sums(key, bucket, &row));
+        let sums = bucket.map(|bucket| match known {
+            Some(k) => self.known_sums(k, key, bucket, &row),
+            None => self.row_sums(key, bucket, &row),
+        });
         let prices = match sums {
             Some(at) => self.sums[at].prices,
             None => self.row_prices(key, &row),
@@ -396,6 +615,21 @@ impl<'c> SliceRater<'c> {
             }
         }
         Ok(Outcome::Priced)
+    }
+
+    /// `row_sums` for a row of known texts: the entry remembers the sums its last
+    /// row went to (rows of one model and region mostly share epoch and bucket).
+    fn known_sums(&mut self, known: usize, key: PriceKey, bucket: i64, row: &Valid) -> usize {
+        let of = (key.epoch, bucket, key.image);
+        let entry = &self.known.entries[known].1;
+        if let Some((_, at)) = entry.sums.iter().flatten().find(|(o, _)| *o == of) {
+            return *at;
+        }
+        let at = self.row_sums(key, bucket, row);
+        let entry = &mut self.known.entries[known].1;
+        entry.sums[usize::from(entry.next)] = Some((of, at));
+        entry.next = (entry.next + 1) % entry.sums.len() as u8;
+        at
     }
 
     /// The row's sums by (price key, group time bucket), made on the key's first row.
@@ -718,17 +952,7 @@ fn validate<'r>(
     need_tags: bool,
     valid_tags: &mut PlHashSet<String>,
 ) -> Result<Valid<'r>, Failure> {
-    let at = cols.timestamp.get(i).map_err(|e| match e {
-        BadInstant::Missing => (Reason::MissingValue, "timestamp is empty".to_string()),
-        BadInstant::Unparsable(s) => (
-            Reason::BadTimestamp,
-            format!("timestamp \"{s}\" is not RFC 3339"),
-        ),
-        BadInstant::OutOfRange(s) => (
-            Reason::BadTimestamp,
-            format!("timestamp {s} after the epoch is outside years 1-9999"),
-        ),
-    })?;
+    let at = instant(cols, i)?;
     let region = Some(text(&cols.region, i))
         .filter(|s| !s.is_empty())
         .ok_or_else(|| (Reason::MissingValue, "region is empty".to_string()))?;
@@ -751,19 +975,10 @@ fn validate<'r>(
             ),
         )
     })?;
-    let mut quantities = [0u64; 5];
-    for (m, usage) in UsageType::METERS.iter().enumerate() {
-        quantities[m] = cols.meters[m].get(i).map_err(|v| {
-            (
-                Reason::BadQuantity,
-                format!("{usage} \"{v}\" is not a non-negative integer"),
-            )
-        })?;
-    }
-    let image = if quantities[4] > 0 {
-        Some(image_spec(cols, i, quantities[4])?)
-    } else {
-        None
+    let quantities = quantities(cols, i)?;
+    let image = match quantities[4] {
+        0 => None,
+        images => Some(image_spec(cols, i, images)?),
     };
     let tags = parse_tags(text(&cols.tags, i), need_tags, valid_tags)?;
     Ok(Valid {
@@ -775,6 +990,35 @@ fn validate<'r>(
         image,
         tags,
     })
+}
+
+/// Row `i`'s instant in microseconds.
+fn instant(cols: &UsageColumns, i: usize) -> Result<i64, Failure> {
+    cols.timestamp.get(i).map_err(|e| match e {
+        BadInstant::Missing => (Reason::MissingValue, "timestamp is empty".to_string()),
+        BadInstant::Unparsable(s) => (
+            Reason::BadTimestamp,
+            format!("timestamp \"{s}\" is not RFC 3339"),
+        ),
+        BadInstant::OutOfRange(s) => (
+            Reason::BadTimestamp,
+            format!("timestamp {s} after the epoch is outside years 1-9999"),
+        ),
+    })
+}
+
+/// Row `i`'s token and image counts, in `UsageType::METERS` order.
+fn quantities(cols: &UsageColumns, i: usize) -> Result<[u64; 5], Failure> {
+    let mut quantities = [0u64; 5];
+    for (m, usage) in UsageType::METERS.iter().enumerate() {
+        quantities[m] = cols.meters[m].get(i).map_err(|v| {
+            (
+                Reason::BadQuantity,
+                format!("{usage} \"{v}\" is not a non-negative integer"),
+            )
+        })?;
+    }
+    Ok(quantities)
 }
 
 fn image_spec(cols: &UsageColumns, i: usize, images: u64) -> Result<(ImageQuality, u64), Failure> {

@@ -71,6 +71,30 @@ impl<'a> Texts<'a> {
         }
     }
 
+    /// Row `i`'s view (its Arrow string view as one number; 0 for a null, the view
+    /// of ""): equal views within one array are equal texts. `None` for collected
+    /// columns, which have none.
+    #[inline]
+    pub fn view(&self, i: usize) -> Option<u128> {
+        match self {
+            Texts::Array(a) => Some(match polars_arrow::array::Array::is_valid(*a, i) {
+                true => a.views()[i].as_u128(),
+                false => 0,
+            }),
+            Texts::Owned(_) => None,
+        }
+    }
+
+    /// Whether most text is shared between rows (held once in the array's buffers
+    /// however many rows have it), so equal texts are mostly equal views; text of
+    /// up to 12 bytes is always in the view. `false` for collected columns.
+    pub fn views_shared(&self) -> bool {
+        match self {
+            Texts::Array(a) => a.total_buffer_len() <= a.total_bytes_len() / 2,
+            Texts::Owned(_) => false,
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Texts::Array(a) => a.len(),

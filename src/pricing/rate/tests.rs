@@ -1,6 +1,7 @@
 use super::*;
 use crate::report::summarize;
 use crate::vocab::rows::{Counts, Instants, Ints};
+use polars::prelude::{Column, DataFrame, ParquetWriter};
 use proptest::prelude::*;
 
 /// A usage row as text, in canonical column order.
@@ -15,6 +16,7 @@ struct Row {
     meters: [&'static str; 5],
     size: (&'static str, &'static str, &'static str),
     tags: &'static str,
+    error: &'static str,
 }
 
 fn row(model: &'static str, input: &'static str, output: &'static str) -> Row {
@@ -28,6 +30,7 @@ fn row(model: &'static str, input: &'static str, output: &'static str) -> Row {
         meters: [input, output, "", "", ""],
         size: ("", "", ""),
         tags: "",
+        error: "",
     }
 }
 
@@ -55,10 +58,65 @@ fn columns(rows: &[Row]) -> UsageColumns<'_> {
         image_quality: text(&|r| r.size.2),
         tags: text(&|r| r.tags),
         inference_region: none(),
-        error_code: none(),
+        error_code: text(&|r| r.error),
         meters: [meter(0), meter(1), meter(2), meter(3), meter(4)],
         image_width: Counts::Text(text(&|r| r.size.0)),
         image_height: Counts::Text(text(&|r| r.size.1)),
+    }
+}
+
+/// The rows as a batch of Arrow arrays, each column one chunk, as the readers
+/// make them: read in place, so rows with equal texts are known by their views.
+fn frame(rows: &[Row]) -> DataFrame {
+    use crate::vocab::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
+    let text = |f: &dyn Fn(&Row) -> &str| rows.iter().map(|r| some(f(r))).collect::<Vec<_>>();
+    let column = |name: &str| -> Vec<Option<&str>> {
+        match name {
+            "timestamp" => text(&|r| r.ts),
+            "region" => text(&|r| r.region),
+            "model_id" => text(&|r| r.model),
+            "mode" => text(&|r| r.mode),
+            "service_tier" => text(&|r| r.tier),
+            "request_id" => text(&|r| r.request_id.as_str()),
+            "image_quality" => text(&|r| r.size.2),
+            "tags" => text(&|r| r.tags),
+            "error_code" => text(&|r| r.error),
+            "image_width" => text(&|r| r.size.0),
+            "image_height" => text(&|r| r.size.1),
+            meter => match crate::vocab::rows::METER_COLUMNS
+                .iter()
+                .position(|m| *m == meter)
+            {
+                Some(m) => text(&|r| r.meters[m]),
+                None => vec![None; rows.len()],
+            },
+        }
+    };
+    let mut columns = vec![Column::new(
+        ROW_COLUMN.into(),
+        (1..=rows.len() as i64).collect::<Vec<_>>(),
+    )];
+    for name in TEXT_COLUMNS
+        .iter()
+        .chain(&INT_COLUMNS[5..])
+        .chain(&INT_COLUMNS[..5])
+    {
+        if columns.iter().all(|c| c.name().as_str() != *name) {
+            columns.push(Column::new((*name).into(), column(name)));
+        }
+    }
+    let mut df = DataFrame::new(rows.len(), columns).unwrap();
+    // Through a Parquet file, as a reader sees it: its string columns are
+    // dictionary encoded, so equal texts come back as equal views.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rows.parquet");
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let mut frames = crate::ingest::parquet_frames(&path, rows.len().max(1)).unwrap();
+    match frames.next() {
+        Some(frame) => frame.unwrap(),
+        None => df,
     }
 }
 
@@ -322,10 +380,13 @@ fn arb_row() -> impl Strategy<Value = Row> {
             pick(vec!["", "512", "1024"]),
             pick(vec!["", "standard", "premium", "best"]),
         ),
-        pick(vec!["", "{\"team\":\"a\"}", "{\"team\":\"b\"}", "nope"]),
+        (
+            pick(vec!["", "{\"team\":\"a\"}", "{\"team\":\"b\"}", "nope"]),
+            pick(vec!["", "", "ThrottlingException"]),
+        ),
     )
         .prop_map(
-            |((model, region, mode), (tier, ts), meters, (side, quality), tags)| Row {
+            |((model, region, mode), (tier, ts), meters, (side, quality), (tags, error))| Row {
                 ts,
                 region,
                 model,
@@ -335,8 +396,39 @@ fn arb_row() -> impl Strategy<Value = Row> {
                 meters,
                 size: (side, side, quality),
                 tags,
+                error,
             },
         )
+}
+
+/// Rows that share a few texts (model, region, mode, tier, tags, error code), each
+/// with its own instant, counts and image.
+fn rows_sharing_texts() -> impl Strategy<Value = Vec<Row>> {
+    let texts = prop::collection::vec(arb_row(), 1..4);
+    // A third of the rows use nothing (a failed request's row, say).
+    let rows = prop::collection::vec((0usize..4, arb_row(), 0..3), 0..80);
+    (texts, rows).prop_map(|(texts, rows)| {
+        let texts_of = |t: usize, r: Row, idle| {
+            let t = &texts[t % texts.len()];
+            let meters = match idle {
+                0 => ["0", "", "0", "", ""],
+                _ => r.meters,
+            };
+            Row {
+                model: t.model,
+                region: t.region,
+                mode: t.mode,
+                tier: t.tier,
+                tags: t.tags,
+                error: t.error,
+                meters,
+                ..r
+            }
+        };
+        rows.into_iter()
+            .map(|(t, r, idle)| texts_of(t, r, idle))
+            .collect()
+    })
 }
 
 proptest! {
@@ -369,6 +461,38 @@ proptest! {
         prop_assert_eq!([a.line_items, b.line_items].concat(), whole.line_items);
     }
 
+    /// Rows read in place from Arrow arrays, where rows whose texts were seen
+    /// before in the slice skip the checks those texts passed, rate exactly as the
+    /// same rows collected, each checked in full: counts, rejects in order with
+    /// their messages, tallies and line items.
+    #[test]
+    fn rows_of_known_texts_rate_as_rows_checked_in_full(
+        rows in rows_sharing_texts(),
+        grouping in 0usize..2,
+        line_items in any::<bool>(),
+    ) {
+        let catalog = PriceCatalog::embedded().unwrap();
+        let group_by = &groupings()[grouping];
+        let ctx = RateContext::plain(&catalog, group_by, line_items);
+        let df = frame(&rows);
+        let in_place = UsageColumns::from_frame(&df).unwrap();
+        prop_assert!(matches!(in_place.model_id, Texts::Array(_)));
+        let collected = columns(&rows);
+        let source = Arc::from("t.csv");
+        let rate = |cols: &UsageColumns| {
+            let no = vec![false; rows.len()];
+            rate_slice_with(&ctx, &mut RateCache::default(), cols, &no, 0..rows.len(), &source)
+        };
+        let (fast, full) = (rate(&in_place), rate(&collected));
+        prop_assert_eq!(
+            (fast.priced, fast.not_billable, fast.out_of_range),
+            (full.priced, full.not_billable, full.out_of_range)
+        );
+        prop_assert_eq!(fast.rejects, full.rejects);
+        prop_assert_eq!(fast.tallies.by_values(), full.tallies.by_values());
+        prop_assert_eq!(fast.line_items, full.line_items);
+    }
+
     #[test]
     fn summary_total_equals_line_item_total(
         rows in prop::collection::vec(arb_row(), 0..60),
@@ -383,6 +507,56 @@ proptest! {
         let records: u64 = summary.values().map(|c| c.records).sum();
         prop_assert_eq!(records, rated.line_items.len() as u64);
     }
+}
+
+/// Rows read from a Parquet dictionary share their texts' views; rows whose long
+/// texts were each copied (as the CSV and log readers make them) do not, and are
+/// not looked up by view.
+#[test]
+fn only_columns_whose_rows_share_texts_are_read_by_view() {
+    let rows = vec![row(SONNET, "1", "2"); 100];
+    let df = frame(&rows);
+    assert!(TextViews::shared(&UsageColumns::from_frame(&df).unwrap()));
+    let mut copied = df.clone();
+    copied
+        .with_column(Column::new("model_id".into(), vec![SONNET; rows.len()]))
+        .unwrap();
+    assert!(!TextViews::shared(
+        &UsageColumns::from_frame(&copied).unwrap()
+    ));
+    assert!(!TextViews::shared(&columns(&rows)));
+}
+
+/// Image rows of one model and region, read in place (their texts known after the
+/// first): each priced by its own size and quality.
+#[test]
+fn known_texts_keep_each_image_rows_own_price() {
+    let image = |side, quality| Row {
+        meters: ["", "", "", "", "1"],
+        size: (side, side, quality),
+        ..row("amazon.titan-image-generator-v2:0", "", "")
+    };
+    let set = [
+        image("512", "standard"),
+        image("1024", "standard"),
+        image("512", "premium"),
+        image("1024", "premium"),
+    ];
+    let rows = [set.clone(), set].concat();
+    let catalog = PriceCatalog::embedded().unwrap();
+    let group_by = &groupings()[1];
+    let ctx = RateContext::plain(&catalog, group_by, false);
+    let df = frame(&rows);
+    let cols = UsageColumns::from_frame(&df).unwrap();
+    let no = vec![false; rows.len()];
+    let rated = rate_slice(&ctx, &cols, &no, 0..rows.len(), &Arc::from("t.parquet"));
+    assert_eq!(rated.priced, 8, "{:?}", rated.rejects);
+    let summary = summarize(&rated.tallies, &catalog).unwrap();
+    let total = summary
+        .values()
+        .fold(Money::ZERO, |a, c| a.checked_add(c.cost).unwrap());
+    // 0.008 + 0.010 (standard, up to 512 × 512 and above) + 0.010 + 0.012 (premium), twice.
+    assert_eq!(total.to_string(), "0.080000000000");
 }
 
 #[test]
