@@ -373,7 +373,18 @@ pub enum Projection {
     /// The canonical columns but `request_id` (null): of Parquet, the id column is
     /// not decoded; other readers read it anyway.
     WithoutIds,
+    /// What pricing reads when no report names an account, principal or inference
+    /// region (no line items, cost centers, capacity models, or groups by them):
+    /// of Parquet, those columns are not decoded (null, as when a file lacks them),
+    /// nor `request_id` unless `ids`; other readers read them anyway.
+    Priced {
+        ids: bool,
+    },
 }
+
+/// Columns only line items, cost centers, imported-model windows and groups by
+/// account or principal read.
+pub const LABEL_COLUMNS: [&str; 3] = ["account_id", "principal", "inference_region"];
 
 /// Reads `file` in batches of about `batch_rows` rows and calls `on_batch` with each,
 /// in file order.

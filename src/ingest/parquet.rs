@@ -56,14 +56,27 @@ fn batches_of<R: parquet::file::reader::ChunkReader + 'static>(
     let names: Vec<String> = polars_schema.iter_names().map(|n| n.to_string()).collect();
     check_required(file, &names)?;
     check_types(file, &polars_schema)?;
+    let views = as_views(found.schema());
+    let binary: Vec<&str> = (views.fields().iter())
+        .filter(|f| f.data_type() == &ArrowType::BinaryView)
+        .map(|f| f.name().as_str())
+        .collect();
     let wanted = |name: &str| match projection {
         Projection::RequestIds => name == "request_id",
         Projection::Canonical => TEXT_COLUMNS.contains(&name) || INT_COLUMNS.contains(&name),
         Projection::WithoutIds => {
             name != "request_id" && (TEXT_COLUMNS.contains(&name) || INT_COLUMNS.contains(&name))
         }
+        // A binary label is still read: a value that is not UTF-8 rejects its row
+        // (set_aside_bad_text) whether or not the run reads the column.
+        Projection::Priced { ids } => {
+            let unread = super::LABEL_COLUMNS.contains(&name) && !binary.contains(&name);
+            (ids || name != "request_id")
+                && !unread
+                && (TEXT_COLUMNS.contains(&name) || INT_COLUMNS.contains(&name))
+        }
     };
-    let options = ArrowReaderOptions::new().with_schema(as_views(found.schema()));
+    let options = ArrowReaderOptions::new().with_schema(views.clone());
     let metadata =
         ArrowReaderMetadata::try_new(found.metadata().clone(), options).map_err(|e| input(&e))?;
     let columns = metadata.schema().fields().iter().enumerate();
@@ -94,7 +107,7 @@ fn batches_of<R: parquet::file::reader::ChunkReader + 'static>(
         let rows = (start as i64 + 1..=(start + height) as i64).collect();
         let (frame, unreadable) = match projection {
             Projection::RequestIds => (ids_frame(raw, height).map_err(|e| input(&e))?, Vec::new()),
-            Projection::Canonical | Projection::WithoutIds => {
+            Projection::Canonical | Projection::WithoutIds | Projection::Priced { .. } => {
                 let (raw, rows, unreadable) =
                     set_aside_bad_text(raw, rows).map_err(|e| input(&e))?;
                 let frame =
@@ -273,6 +286,53 @@ mod tests {
         })
         .unwrap();
         (heights, ids, progress)
+    }
+
+    #[test]
+    fn a_priced_read_leaves_text_labels_and_ids_undecoded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labels.parquet");
+        let mut df = df!(
+            "timestamp" => ["2025-11-01T00:00:00Z"],
+            "region" => ["us-east-1"],
+            "model_id" => ["m"],
+            "request_id" => ["id-1"],
+            "account_id" => ["111122223333"],
+            "principal" => ["arn:aws:iam::111122223333:user/a"],
+            "inference_region" => [b"us-west-2".as_slice()],
+        )
+        .unwrap();
+        ParquetWriter::new(File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let file = InputFile {
+            bytes: std::fs::metadata(&path).unwrap().len(),
+            path,
+            kind: super::super::InputKind::Parquet,
+            stream: false,
+            remote: None,
+        };
+        let nulls = |projection| {
+            let mut frame = None;
+            parquet_batches(&file, 10, projection, &AtomicU64::new(0), &mut |b| {
+                frame = Some(b.frame);
+                true
+            })
+            .unwrap();
+            let frame = frame.unwrap();
+            [
+                "request_id",
+                "account_id",
+                "principal",
+                "inference_region",
+                "model_id",
+            ]
+            .map(|c| frame.column(c).unwrap().null_count())
+        };
+        assert_eq!(nulls(Projection::Canonical), [0, 0, 0, 0, 0]);
+        // The binary label is read: its values are checked to be UTF-8.
+        assert_eq!(nulls(Projection::Priced { ids: true }), [0, 1, 1, 0, 0]);
+        assert_eq!(nulls(Projection::Priced { ids: false }), [1, 1, 1, 0, 0]);
     }
 
     #[test]

@@ -187,9 +187,10 @@ impl<'c> RunState<'c> {
         let mut rows = 0;
         let mut problem = None;
         let without_ids = self.ids_later && file.kind == ingest::InputKind::Parquet;
-        let projection = match without_ids {
-            true => ingest::Projection::WithoutIds,
-            false => ingest::Projection::Canonical,
+        let projection = match (self.reads_labels(), without_ids) {
+            (true, true) => ingest::Projection::WithoutIds,
+            (true, false) => ingest::Projection::Canonical,
+            (false, without_ids) => ingest::Projection::Priced { ids: !without_ids },
         };
         ingest::read_projected(file, self.cfg.batch_rows, projection, |batch| {
             let damage = batch
@@ -252,6 +253,23 @@ impl<'c> RunState<'c> {
         let read = (cols.len + batch.unreadable.len()) as u64;
         self.counts.read += read;
         Ok(read)
+    }
+
+    /// Whether anything the run writes reads a row's account, principal or
+    /// inference region (`ingest::LABEL_COLUMNS`): line items, cost centers (the
+    /// allocation and the capacity split), imported-model windows (by account), and
+    /// groups by account or principal.
+    fn reads_labels(&self) -> bool {
+        self.cfg.line_items
+            || !self.cfg.allocation.is_empty()
+            || self.cfg.split.is_some()
+            || !self.capacity_models.is_empty()
+            || self.keys.iter().any(|k| {
+                matches!(
+                    k,
+                    GroupKey::AccountId | GroupKey::Principal | GroupKey::CostCenter
+                )
+            })
     }
 
     /// What rating a row depends on.

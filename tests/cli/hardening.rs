@@ -296,6 +296,45 @@ fn parquet_with(tmp: &Path, name: &str, extra: polars::prelude::Column) -> PathB
     path
 }
 
+/// A run that reports no account does not decode Parquet's account column, except
+/// a binary one: a value that is not UTF-8 still rejects its row, as in a run that
+/// groups by account.
+#[test]
+fn a_binary_label_column_is_checked_whether_or_not_the_run_reads_it() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let accounts = Column::new(
+        "account_id".into(),
+        [b"111122223333".as_slice(), b"b\xff", b"444455556666"],
+    );
+    let tokens = [5i64, 7, 9];
+    let with_tokens = |name: &str| {
+        let path = parquet_with(tmp.path(), name, accounts.clone());
+        let mut df = ParquetReader::new(std::fs::File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        df.with_column(Column::new("input_tokens".into(), tokens))
+            .unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        path
+    };
+    let input = with_tokens("binary-accounts.parquet");
+    for extra in [&[][..], &["--group-by", "model_id,account_id"]] {
+        let (o, dir) = run_csv(&[&input], extra);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {}", stderr(&o));
+        assert_eq!(priced(dir.path()), 2, "{extra:?}");
+        let rejects = read_csv(&dir.path().join("out/rejects.csv"));
+        assert_eq!(
+            (rejects[0]["row"].as_str(), rejects[0]["reason"].as_str()),
+            ("2", "bad_value"),
+            "{extra:?}"
+        );
+        assert!(rejects[0]["message"].contains("column \"account_id\""));
+    }
+}
+
 #[test]
 fn unsupported_parquet_types_name_the_column_and_the_fix() {
     use polars::prelude::*;
