@@ -85,12 +85,14 @@ impl<'a> Texts<'a> {
         }
     }
 
-    /// Whether most text is shared between rows (held once in the array's buffers
-    /// however many rows have it), so equal texts are mostly equal views; text of
+    /// Whether rows mostly share their text (held once in the array's buffers
+    /// however many rows have it, as decoded from a Parquet dictionary), so equal
+    /// texts are mostly equal views: the buffers hold less than half of what the
+    /// rows would need with a copy of a long text (13 bytes or more) each. Text of
     /// up to 12 bytes is always in the view. `false` for collected columns.
     pub fn views_shared(&self) -> bool {
         match self {
-            Texts::Array(a) => a.total_buffer_len() <= a.total_bytes_len() / 2,
+            Texts::Array(a) => a.total_buffer_len() <= a.len() * 13 / 2,
             Texts::Owned(_) => false,
         }
     }
