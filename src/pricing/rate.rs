@@ -313,6 +313,8 @@ impl TextViews {
         .all(|c| c.views_shared())
     }
 
+    /// The first slot to probe: the views folded and multiplied (Fibonacci
+    /// hashing), top bits.
     fn slot(&self) -> usize {
         let h = self.0.iter().fold(0u64, |h, v| {
             (h ^ (*v as u64) ^ ((*v >> 64) as u64)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -617,8 +619,9 @@ impl<'c> SliceRater<'c> {
         Ok(Outcome::Priced)
     }
 
-    /// `row_sums` for a row of known texts: the entry remembers the sums its last
-    /// row went to (rows of one model and region mostly share epoch and bucket).
+    /// `row_sums` for a row of known texts: the entry remembers the last four sums
+    /// its rows went to (rows of one model and region mostly share epoch, bucket
+    /// and image, or alternate between a few).
     fn known_sums(&mut self, known: usize, key: PriceKey, bucket: i64, row: &Valid) -> usize {
         let of = (key.epoch, bucket, key.image);
         let entry = &self.known.entries[known].1;
