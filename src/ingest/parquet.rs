@@ -104,10 +104,10 @@ fn batches_of<R: parquet::file::reader::ChunkReader + 'static>(
         let batch = batch.map_err(|e| input(&e))?;
         let height = batch.num_rows();
         let raw = to_polars(&batch).map_err(|e| input(&e))?;
-        let rows = (start as i64 + 1..=(start + height) as i64).collect();
         let (frame, unreadable) = match projection {
             Projection::RequestIds => (ids_frame(raw, height).map_err(|e| input(&e))?, Vec::new()),
             Projection::Canonical | Projection::WithoutIds | Projection::Priced { .. } => {
+                let rows = (start as i64 + 1..=(start + height) as i64).collect();
                 let (raw, rows, unreadable) =
                     set_aside_bad_text(raw, rows).map_err(|e| input(&e))?;
                 let frame =
