@@ -114,27 +114,46 @@ struct ByPart {
 }
 
 impl ByPart {
-    /// The records of `ids[rows]`, row `first + i` for `ids[i]`.
+    /// The records of `ids[rows]`, row `first + i` for `ids[i]`. Each row's key is
+    /// kept as its part (with a mark for ids that are not UUIDs, whose text is
+    /// read again) and its UUID value: 18 bytes a row between the count and the
+    /// writing, not a whole `Key`.
     fn encode(ids: &Texts, rows: std::ops::Range<usize>, first: u64) -> ByPart {
-        let keys: Vec<(usize, usize, Key)> = rows
-            .filter_map(|i| {
-                let key = Key::of(significant(ids.get(i))?);
-                Some((i, part_of(&key), key))
-            })
-            .collect();
+        const NO_ID: u16 = u16::MAX;
+        const TEXT: u16 = 1 << 8;
+        let mut tags = Vec::with_capacity(rows.len());
+        let mut values = Vec::with_capacity(rows.len());
         let mut starts = vec![0; PARTS + 1];
-        for (_, part, key) in &keys {
-            starts[part + 1] += record_len(key);
+        for i in rows.clone() {
+            let (tag, value) = match significant(ids.get(i)).map(Key::of) {
+                None => (NO_ID, 0),
+                Some(key) => {
+                    let part = part_of(&key);
+                    starts[part + 1] += record_len(&key);
+                    match key {
+                        Key::Uuid(v) => (part as u16, v),
+                        Key::Other(_) => (part as u16 | TEXT, 0),
+                    }
+                }
+            };
+            tags.push(tag);
+            values.push(value);
         }
         for p in 0..PARTS {
             starts[p + 1] += starts[p];
         }
         let mut next = starts.clone();
         let mut bytes = vec![0; starts[PARTS]];
-        for (i, part, key) in &keys {
-            let end = next[*part] + record_len(key);
-            encode(&mut bytes[next[*part]..end], key, first + *i as u64);
-            next[*part] = end;
+        for ((i, tag), value) in rows.zip(tags).zip(values) {
+            let key = match tag {
+                NO_ID => continue,
+                _ if tag & TEXT == 0 => Key::Uuid(value),
+                _ => Key::Other(significant(ids.get(i)).expect("an id: its part was counted")),
+            };
+            let part = usize::from(tag & !TEXT);
+            let end = next[part] + record_len(&key);
+            encode(&mut bytes[next[part]..end], &key, first + i as u64);
+            next[part] = end;
         }
         ByPart { bytes, starts }
     }
