@@ -61,19 +61,16 @@ fn batches_of<R: parquet::file::reader::ChunkReader + 'static>(
         .filter(|f| f.data_type() == &ArrowType::BinaryView)
         .map(|f| f.name().as_str())
         .collect();
+    let canonical = |name: &str| TEXT_COLUMNS.contains(&name) || INT_COLUMNS.contains(&name);
     let wanted = |name: &str| match projection {
         Projection::RequestIds => name == "request_id",
-        Projection::Canonical => TEXT_COLUMNS.contains(&name) || INT_COLUMNS.contains(&name),
-        Projection::WithoutIds => {
-            name != "request_id" && (TEXT_COLUMNS.contains(&name) || INT_COLUMNS.contains(&name))
-        }
+        Projection::Canonical => canonical(name),
+        Projection::WithoutIds => name != "request_id" && canonical(name),
         // A binary label is still read: a value that is not UTF-8 rejects its row
         // (set_aside_bad_text) whether or not the run reads the column.
         Projection::Priced { ids } => {
             let unread = super::LABEL_COLUMNS.contains(&name) && !binary.contains(&name);
-            (ids || name != "request_id")
-                && !unread
-                && (TEXT_COLUMNS.contains(&name) || INT_COLUMNS.contains(&name))
+            (ids || name != "request_id") && !unread && canonical(name)
         }
     };
     let options = ArrowReaderOptions::new().with_schema(views.clone());

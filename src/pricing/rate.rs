@@ -163,7 +163,12 @@ enum Outcome {
 
 /// A logged error with no usage at all (not a single non-zero meter) bills nothing.
 fn not_billable(cols: &UsageColumns, i: usize) -> bool {
-    !text(&cols.error_code, i).is_empty() && cols.meters.iter().all(|m| m.get(i) == Ok(0))
+    !text(&cols.error_code, i).is_empty() && unmetered(cols, i)
+}
+
+/// Every meter of row `i` reads as 0 (a count that is not a number is not 0).
+fn unmetered(cols: &UsageColumns, i: usize) -> bool {
+    cols.meters.iter().all(|m| m.get(i) == Ok(0))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -217,8 +222,7 @@ pub fn rate_slice_with(
     range: Range<usize>,
     source: &Arc<str>,
 ) -> Rated {
-    let mut rater = SliceRater::new(ctx, cache);
-    rater.by_views = !rater.need_tags && TextViews::shared(cols);
+    let mut rater = SliceRater::new(ctx, cache, cols);
     for i in range {
         if duplicate[i] {
             continue;
@@ -285,22 +289,8 @@ impl PartialEq for TextViews {
 }
 
 impl TextViews {
-    /// `None` when a column is not one Arrow array (its rows have no views).
-    fn of(cols: &UsageColumns, i: usize) -> Option<TextViews> {
-        Some(TextViews([
-            cols.error_code.view(i)?,
-            cols.region.view(i)?,
-            cols.model_id.view(i)?,
-            cols.mode.view(i)?,
-            cols.service_tier.view(i)?,
-            cols.tags.view(i)?,
-        ]))
-    }
-
-    /// Whether equal texts of these columns share views, as when decoded from a
-    /// Parquet dictionary (readers that copy each value give equal long texts
-    /// views of their own: looking them up would only miss).
-    fn shared(cols: &UsageColumns) -> bool {
+    /// The columns, in the order of the views.
+    fn columns<'a, 'r>(cols: &'a UsageColumns<'r>) -> [&'a Texts<'r>; 6] {
         [
             &cols.error_code,
             &cols.region,
@@ -309,8 +299,22 @@ impl TextViews {
             &cols.service_tier,
             &cols.tags,
         ]
-        .iter()
-        .all(|c| c.views_shared())
+    }
+
+    /// `None` when a column is not one Arrow array (its rows have no views).
+    fn of(cols: &UsageColumns, i: usize) -> Option<TextViews> {
+        let mut views = [0; 6];
+        for (view, column) in views.iter_mut().zip(TextViews::columns(cols)) {
+            *view = column.view(i)?;
+        }
+        Some(TextViews(views))
+    }
+
+    /// Whether equal texts of these columns share views, as when decoded from a
+    /// Parquet dictionary (readers that copy each value give equal long texts
+    /// views of their own: looking them up would only miss).
+    fn shared(cols: &UsageColumns) -> bool {
+        TextViews::columns(cols).iter().all(|c| c.views_shared())
     }
 
     /// The first slot to probe: the views folded and multiplied (Fibonacci
@@ -342,7 +346,10 @@ struct Known {
 }
 
 /// What besides its texts decides the sums a row goes to.
-type SumsOf = (usize, i64, Option<(ImageQuality, u64)>);
+type SumsOf = (usize, i64, Option<ImageSpec>);
+
+/// An image's quality and pixels (width × height).
+type ImageSpec = (ImageQuality, u64);
 
 /// Slots of a slice's known texts (a power of two), and how many texts it keeps:
 /// a few hundred distinct texts per slice are typical; past the limit rows just
@@ -421,8 +428,18 @@ struct SliceRater<'c> {
 }
 
 impl<'c> SliceRater<'c> {
-    fn new(ctx: &'c RateContext<'c>, cache: &'c mut RateCache) -> SliceRater<'c> {
+    /// A rater for a slice of `cols`.
+    fn new(
+        ctx: &'c RateContext<'c>,
+        cache: &'c mut RateCache,
+        cols: &UsageColumns,
+    ) -> SliceRater<'c> {
         let dims = ctx.group_by.len();
+        let need_tags = ctx.allocation.needs_tags()
+            || ctx
+                .group_by
+                .iter()
+                .any(|k| matches!(k, GroupKey::Tag(_) | GroupKey::Tags));
         SliceRater {
             ctx,
             cache,
@@ -433,12 +450,8 @@ impl<'c> SliceRater<'c> {
             sums_at: PlHashMap::default(),
             scratch: Vec::with_capacity(dims),
             known: KnownTexts::default(),
-            by_views: false,
-            need_tags: ctx.allocation.needs_tags()
-                || ctx
-                    .group_by
-                    .iter()
-                    .any(|k| matches!(k, GroupKey::Tag(_) | GroupKey::Tags)),
+            by_views: !need_tags && TextViews::shared(cols),
+            need_tags,
             center_key: String::new(),
             out: Rated {
                 tallies: Tallies::new(dims),
@@ -464,8 +477,7 @@ impl<'c> SliceRater<'c> {
             return Ok(Outcome::NotBillable);
         }
         let row = validate(cols, i, self.need_tags, &mut self.cache.valid_tags)?;
-        let (from, to) = self.ctx.window;
-        if from.is_some_and(|f| row.at < f) || to.is_some_and(|t| row.at >= t) {
+        if self.outside_window(row.at) {
             return Ok(Outcome::OutOfRange);
         }
         let raw_model = Some(text(&cols.model_id, i))
@@ -499,6 +511,12 @@ impl<'c> SliceRater<'c> {
         self.price_row(cols, i, source, (model, region, scope), row, known)
     }
 
+    /// Instant `at` is before `--from` or not before `--to`.
+    fn outside_window(&self, at: i64) -> bool {
+        let (from, to) = self.ctx.window;
+        from.is_some_and(|f| at < f) || to.is_some_and(|t| at >= t)
+    }
+
     /// `rate_row` for a row whose texts are those of a row already priced in this
     /// slice (`known` is their entry): only what differs between such rows is
     /// checked, in `rate_row`'s order, so the outcome and any reject are the same.
@@ -510,17 +528,12 @@ impl<'c> SliceRater<'c> {
         known: usize,
     ) -> Result<Outcome, Failure> {
         let k = self.known.entries[known].1;
-        if k.error && cols.meters.iter().all(|m| m.get(i) == Ok(0)) {
+        if k.error && unmetered(cols, i) {
             return Ok(Outcome::NotBillable);
         }
         let at = instant(cols, i)?;
-        let quantities = quantities(cols, i)?;
-        let image = match quantities[4] {
-            0 => None,
-            images => Some(image_spec(cols, i, images)?),
-        };
-        let (from, to) = self.ctx.window;
-        if from.is_some_and(|f| at < f) || to.is_some_and(|t| at >= t) {
+        let (quantities, image) = metered(cols, i)?;
+        if self.outside_window(at) {
             return Ok(Outcome::OutOfRange);
         }
         if quantities.iter().all(|q| *q == 0) {
@@ -978,11 +991,7 @@ fn validate<'r>(
             ),
         )
     })?;
-    let quantities = quantities(cols, i)?;
-    let image = match quantities[4] {
-        0 => None,
-        images => Some(image_spec(cols, i, images)?),
-    };
+    let (quantities, image) = metered(cols, i)?;
     let tags = parse_tags(text(&cols.tags, i), need_tags, valid_tags)?;
     Ok(Valid {
         at,
@@ -1010,8 +1019,9 @@ fn instant(cols: &UsageColumns, i: usize) -> Result<i64, Failure> {
     })
 }
 
-/// Row `i`'s token and image counts, in `UsageType::METERS` order.
-fn quantities(cols: &UsageColumns, i: usize) -> Result<[u64; 5], Failure> {
+/// Row `i`'s token and image counts, in `UsageType::METERS` order, and its image's
+/// quality and pixels when it has images.
+fn metered(cols: &UsageColumns, i: usize) -> Result<([u64; 5], Option<ImageSpec>), Failure> {
     let mut quantities = [0u64; 5];
     for (m, usage) in UsageType::METERS.iter().enumerate() {
         quantities[m] = cols.meters[m].get(i).map_err(|v| {
@@ -1021,7 +1031,11 @@ fn quantities(cols: &UsageColumns, i: usize) -> Result<[u64; 5], Failure> {
             )
         })?;
     }
-    Ok(quantities)
+    let image = match quantities[4] {
+        0 => None,
+        images => Some(image_spec(cols, i, images)?),
+    };
+    Ok((quantities, image))
 }
 
 fn image_spec(cols: &UsageColumns, i: usize, images: u64) -> Result<(ImageQuality, u64), Failure> {
