@@ -67,25 +67,31 @@ fn readable_type(dtype: &DataType) -> bool {
 /// Projects one raw batch to the canonical columns with normalised dtypes: text as
 /// String; counts as Int64 when stored as integers, else String; the timestamp kept
 /// when typed (Datetime, Date), else String; absent optional columns as nulls.
-fn canonical(mut df: DataFrame, rows: Vec<i64>) -> PolarsResult<DataFrame> {
-    df.with_column(Column::new(ROW_COLUMN.into(), rows))?;
-    let schema = df.schema().clone();
-    let mut exprs = vec![col(ROW_COLUMN).cast(DataType::Int64)];
+fn canonical(df: DataFrame, rows: Vec<i64>) -> PolarsResult<DataFrame> {
+    // Column by column, not a lazy select: a select runs on polars' thread pool,
+    // whose idle workers then spin against the rating threads on every batch.
+    let height = df.height();
+    let mut columns = Vec::with_capacity(1 + TEXT_COLUMNS.len() + INT_COLUMNS.len());
+    columns.push(Column::new(ROW_COLUMN.into(), rows));
     for name in TEXT_COLUMNS {
-        exprs.push(match schema.get(name) {
-            None => lit(NULL).cast(DataType::String).alias(name),
-            Some(DataType::Datetime(_, _) | DataType::Date) if name == "timestamp" => col(name),
-            Some(_) => col(name).cast(DataType::String),
+        columns.push(match df.column(name).ok() {
+            None => Column::full_null(name.into(), height, &DataType::String),
+            Some(c) if name == "timestamp" && is_instant(c.dtype()) => c.clone(),
+            Some(c) => c.cast(&DataType::String)?,
         });
     }
     for name in INT_COLUMNS {
-        exprs.push(match schema.get(name) {
-            None => lit(NULL).cast(DataType::Int64).alias(name),
-            Some(dt) if dt.is_integer() => col(name).strict_cast(DataType::Int64),
-            Some(_) => col(name).cast(DataType::String),
+        columns.push(match df.column(name).ok() {
+            None => Column::full_null(name.into(), height, &DataType::Int64),
+            Some(c) if c.dtype().is_integer() => c.strict_cast(&DataType::Int64)?,
+            Some(c) => c.cast(&DataType::String)?,
         });
     }
-    df.lazy().select(exprs).collect()
+    DataFrame::new(height, columns)
+}
+
+fn is_instant(dtype: &DataType) -> bool {
+    matches!(dtype, DataType::Datetime(_, _) | DataType::Date)
 }
 
 /// Rows with a binary cell (of a canonical column) that is not UTF-8 are set aside
@@ -462,6 +468,83 @@ impl RecordChunker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lazy select `canonical` was before it went column by column.
+    fn canonical_by_select(mut df: DataFrame, rows: Vec<i64>) -> PolarsResult<DataFrame> {
+        df.with_column(Column::new(ROW_COLUMN.into(), rows))?;
+        let schema = df.schema().clone();
+        let mut exprs = vec![col(ROW_COLUMN).cast(DataType::Int64)];
+        for name in TEXT_COLUMNS {
+            exprs.push(match schema.get(name) {
+                None => lit(NULL).cast(DataType::String).alias(name),
+                Some(DataType::Datetime(_, _) | DataType::Date) if name == "timestamp" => col(name),
+                Some(_) => col(name).cast(DataType::String),
+            });
+        }
+        for name in INT_COLUMNS {
+            exprs.push(match schema.get(name) {
+                None => lit(NULL).cast(DataType::Int64).alias(name),
+                Some(dt) if dt.is_integer() => col(name).strict_cast(DataType::Int64),
+                Some(_) => col(name).cast(DataType::String),
+            });
+        }
+        df.lazy().select(exprs).collect()
+    }
+
+    #[test]
+    fn canonical_columns_are_those_of_the_select_for_every_readable_type() {
+        let n = || Option::<i64>::None;
+        let frames = [
+            df!(
+                "timestamp" => [Some(1_700_000_000_000i64), None, Some(0)],
+                "region" => [Some("us-east-1"), None, Some(" eu-west-1 ")],
+                "model_id" => [b"a".as_slice(), b"b", b""],
+                "input_tokens" => [Some(1i32), None, Some(-3)],
+                "output_tokens" => [Some(1.5f64), None, Some(2.0)],
+                "images" => [Some(1u32), Some(0), None],
+                "tags" => [Some(true), None, Some(false)],
+                "cache_read_tokens" => [n(), n(), n()],
+            )
+            .unwrap(),
+            df!(
+                "timestamp" => ["2026-01-01T00:00:00Z", "", "x"],
+                "region" => [1i64, 2, 3],
+                "model_id" => ["m", "m", "m"],
+                "images" => [Some(u64::MAX >> 1), None, Some(7)],
+            )
+            .unwrap(),
+        ];
+        let datetime = |df: DataFrame| {
+            let unit = DataType::Datetime(TimeUnit::Milliseconds, None);
+            let ts = df.column("timestamp").unwrap().cast(&unit).unwrap();
+            df.clone().with_column(ts).unwrap().clone()
+        };
+        let dated = |df: DataFrame| {
+            let ts = df
+                .column("timestamp")
+                .unwrap()
+                .cast(&DataType::Date)
+                .unwrap();
+            df.clone().with_column(ts).unwrap().clone()
+        };
+        let first = frames[0].clone();
+        let all = [
+            frames[0].clone(),
+            frames[1].clone(),
+            datetime(first.clone()),
+            dated(first),
+        ];
+        for df in all {
+            let rows: Vec<i64> = (1..=df.height() as i64).collect();
+            let want = canonical_by_select(df.clone(), rows.clone()).unwrap();
+            let got = canonical(df.clone(), rows).unwrap();
+            assert!(got.equals_missing(&want), "{df}\n{got}\n{want}");
+            assert_eq!(got.schema(), want.schema());
+        }
+        let huge = df!("input_tokens" => [1u64, u64::MAX]).unwrap();
+        assert!(canonical(huge.clone(), vec![1, 2]).is_err());
+        assert!(canonical_by_select(huge, vec![1, 2]).is_err());
+    }
 
     fn chunks(text: &str, records: usize) -> Vec<String> {
         let mut c = RecordChunker::default();
