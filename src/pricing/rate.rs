@@ -266,6 +266,8 @@ pub struct RateCache {
 /// What the rows of one price key and group bucket added up to in a slice.
 struct RowSums {
     prices: [Option<usize>; 5],
+    /// The largest quantity of each meter whose cost fits DECIMAL(38, 12).
+    limits: [u128; 5],
     /// Set by the first row priced (a rejected row makes no group).
     group: Option<u32>,
     tallies: [Tally; 5],
@@ -586,18 +588,26 @@ impl<'c> SliceRater<'c> {
                     Some(prices[m].ok_or_else(|| self.no_price(model, scope, *usage, &row))?);
             }
         }
+        let overflow = |m: usize| {
+            let message = format!("cost of {} overflows DECIMAL(38, 12)", UsageType::METERS[m]);
+            (Reason::Overflow, message)
+        };
+        // Costs are needed only by line items; sums know where each meter's cost
+        // would overflow, so rows added to them are checked without a product.
         let mut costs = [Money::ZERO; 5];
         for m in 0..5 {
-            if let Some(p) = priced[m] {
-                costs[m] = self.ctx.catalog.rows[p]
-                    .unit_price
-                    .times(u128::from(row.quantities[m]))
-                    .ok_or_else(|| {
-                        (
-                            Reason::Overflow,
-                            format!("cost of {} overflows DECIMAL(38, 12)", UsageType::METERS[m]),
-                        )
-                    })?;
+            let quantity = u128::from(row.quantities[m]);
+            match (priced[m], sums) {
+                (None, _) => {}
+                (Some(_), Some(at)) if !self.ctx.line_items => {
+                    if quantity > self.sums[at].limits[m] {
+                        return Err(overflow(m));
+                    }
+                }
+                (Some(p), _) => {
+                    let unit = self.ctx.catalog.rows[p].unit_price;
+                    costs[m] = unit.times(quantity).ok_or_else(|| overflow(m))?;
+                }
             }
         }
         // Nothing below refuses the row: its group may be made and kept.
@@ -654,8 +664,10 @@ impl<'c> SliceRater<'c> {
             return at;
         }
         let prices = self.row_prices(key, row);
+        let rows = &self.ctx.catalog.rows;
         self.sums.push(RowSums {
             prices,
+            limits: prices.map(|p| p.map_or(0, |p| rows[p].unit_price.max_quantity())),
             group: None,
             tallies: [Tally::default(); 5],
         });

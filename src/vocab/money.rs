@@ -73,6 +73,15 @@ impl Money {
             .map(Money)
     }
 
+    /// The largest quantity `times` takes without overflow: `times(q)` is `Some`
+    /// exactly when `q` is at most this.
+    pub fn max_quantity(self) -> u128 {
+        match self.0.unsigned_abs() {
+            0 => u128::MAX,
+            unit => MAX_UNSCALED as u128 / unit,
+        }
+    }
+
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0
             .checked_add(other.0)
@@ -227,6 +236,27 @@ mod tests {
         let unit = Money::unit_price(dec("0.015"), 1000).unwrap();
         assert_eq!(unit.times(150).unwrap().to_string(), "0.002250000000");
         assert!(Money::from_unscaled(MAX_UNSCALED).times(2).is_none());
+    }
+
+    #[test]
+    fn max_quantity_is_where_times_overflows() {
+        let units = [
+            1,
+            2,
+            7,
+            15_000_000,
+            999_999_999_999,
+            MAX_UNSCALED / 3,
+            MAX_UNSCALED,
+        ];
+        for unit in units.into_iter().flat_map(|u| [u, -u]) {
+            let m = Money::from_unscaled(unit);
+            let max = m.max_quantity();
+            assert!(m.times(max).is_some(), "{unit}");
+            assert!(m.times(max + 1).is_none(), "{unit}");
+        }
+        assert_eq!(Money::ZERO.max_quantity(), u128::MAX);
+        assert!(Money::ZERO.times(u64::MAX.into()).is_some());
     }
 
     #[test]

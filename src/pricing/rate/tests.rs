@@ -561,19 +561,32 @@ fn known_texts_keep_each_image_rows_own_price() {
 
 #[test]
 fn a_cost_beyond_decimal_38_12_is_rejected_as_overflow() {
+    // 10^20 a token: 999,999 tokens cost 99,999,900,000,000,000,000,000,000 (fits
+    // DECIMAL(38, 12)), one more does not, whether rows are summed by price key,
+    // kept as line items, or grouped by account.
     let catalog = PriceCatalog::parse(
         "huge.csv",
         "model_id,region,mode,usage_type,price,per\nm,*,on_demand,input_tokens,100000000000000000000,1\n",
     )
     .unwrap();
-    let ctx = RateContext::plain(&catalog, &[], false);
-    let rows = [row("m", "10000000", "")];
-    let rated = rate_slice(&ctx, &columns(&rows), &[false], 0..1, &Arc::from("t.csv"));
-    assert_eq!(
-        rated.rejects[0].reason,
-        Reason::Overflow,
-        "{:?}",
-        rated.rejects
-    );
-    assert!(rated.tallies.by_price.is_empty());
+    let by_account = [GroupKey::AccountId];
+    for (group_by, line_items) in [(&[][..], false), (&[][..], true), (&by_account[..], false)] {
+        let ctx = RateContext::plain(&catalog, group_by, line_items);
+        let rows = [row("m", "1000000", ""), row("m", "999999", "")];
+        let rated = rate_slice(
+            &ctx,
+            &columns(&rows),
+            &[false; 2],
+            0..2,
+            &Arc::from("t.csv"),
+        );
+        let case = format!("{group_by:?}, line items {line_items}");
+        assert_eq!(rated.priced, 1, "{case}");
+        assert_eq!(rated.rejects.len(), 1, "{case}");
+        assert_eq!(rated.rejects[0].reason, Reason::Overflow, "{case}");
+        assert_eq!(
+            rated.rejects[0].message,
+            "cost of input_tokens overflows DECIMAL(38, 12)"
+        );
+    }
 }
