@@ -12,7 +12,7 @@ use crate::resolve::{Scope, Unresolved, resolve_model_id};
 use crate::time::{MICROS_PER_DAY, format_instant};
 use crate::vocab::money::{Money, Quantity};
 use crate::vocab::reasons::Reason;
-use crate::vocab::rows::{BadInstant, Texts, UsageColumns, trimmed};
+use crate::vocab::rows::{BadInstant, Texts, UNREAD, UsageColumns, trimmed};
 use capacity::{CapacityModels, Invocations};
 use polars::prelude::{PlHashMap, PlHashSet};
 use std::collections::{BTreeMap, HashMap};
@@ -222,7 +222,7 @@ pub fn rate_slice_with(
     range: Range<usize>,
     source: &Arc<str>,
 ) -> Rated {
-    let mut rater = SliceRater::new(ctx, cache, cols);
+    let mut rater = SliceRater::new(ctx, cache, cols, range.clone());
     for i in range {
         if duplicate[i] {
             continue;
@@ -426,15 +426,43 @@ struct SliceRater<'c> {
     need_tags: bool,
     /// Key buffer for `RateCache::centers`.
     center_key: String,
+    meters: SliceMeters,
     out: Rated,
 }
 
+/// The slice's meter counts, each integer column read at once (`Counts::dense`)
+/// rather than row by row through its validity and sign; other columns, and counts
+/// that are errors, are read by `Counts::get`.
+struct SliceMeters {
+    start: usize,
+    dense: [Option<Vec<u64>>; 5],
+}
+
+impl SliceMeters {
+    fn of(cols: &UsageColumns, rows: Range<usize>) -> SliceMeters {
+        SliceMeters {
+            start: rows.start,
+            dense: std::array::from_fn(|m| cols.meters[m].dense(rows.clone())),
+        }
+    }
+
+    /// Meter `m` of row `i` (in the slice), as `cols.meters[m].get(i)` reads it.
+    #[inline]
+    fn get(&self, cols: &UsageColumns, m: usize, i: usize) -> Result<u64, String> {
+        match self.dense[m].as_ref().map(|d| d[i - self.start]) {
+            Some(count) if count != UNREAD => Ok(count),
+            _ => cols.meters[m].get(i),
+        }
+    }
+}
+
 impl<'c> SliceRater<'c> {
-    /// A rater for a slice of `cols`.
+    /// A rater for rows `rows` of `cols`.
     fn new(
         ctx: &'c RateContext<'c>,
         cache: &'c mut RateCache,
         cols: &UsageColumns,
+        rows: Range<usize>,
     ) -> SliceRater<'c> {
         let dims = ctx.group_by.len();
         let need_tags = ctx.allocation.needs_tags()
@@ -455,6 +483,7 @@ impl<'c> SliceRater<'c> {
             by_views: !need_tags && TextViews::shared(cols),
             need_tags,
             center_key: String::new(),
+            meters: SliceMeters::of(cols, rows),
             out: Rated {
                 tallies: Tallies::new(dims),
                 ..Rated::default()
@@ -478,7 +507,8 @@ impl<'c> SliceRater<'c> {
         if not_billable(cols, i) {
             return Ok(Outcome::NotBillable);
         }
-        let row = validate(cols, i, self.need_tags, &mut self.cache.valid_tags)?;
+        let tags = (self.need_tags, &mut self.cache.valid_tags);
+        let row = validate(cols, &self.meters, i, tags)?;
         if self.outside_window(row.at) {
             return Ok(Outcome::OutOfRange);
         }
@@ -534,7 +564,7 @@ impl<'c> SliceRater<'c> {
             return Ok(Outcome::NotBillable);
         }
         let at = instant(cols, i)?;
-        let (quantities, image) = metered(cols, i)?;
+        let (quantities, image) = metered(cols, &self.meters, i)?;
         if self.outside_window(at) {
             return Ok(Outcome::OutOfRange);
         }
@@ -976,9 +1006,9 @@ fn row_key_bucket(keys: &[GroupKey]) -> Option<i64> {
 /// Checks everything about a row that does not need the catalog.
 fn validate<'r>(
     cols: &UsageColumns<'r>,
+    meters: &SliceMeters,
     i: usize,
-    need_tags: bool,
-    valid_tags: &mut PlHashSet<String>,
+    (need_tags, valid_tags): (bool, &mut PlHashSet<String>),
 ) -> Result<Valid<'r>, Failure> {
     let at = instant(cols, i)?;
     let region = Some(text(&cols.region, i))
@@ -1003,7 +1033,7 @@ fn validate<'r>(
             ),
         )
     })?;
-    let (quantities, image) = metered(cols, i)?;
+    let (quantities, image) = metered(cols, meters, i)?;
     let tags = parse_tags(text(&cols.tags, i), need_tags, valid_tags)?;
     Ok(Valid {
         at,
@@ -1033,10 +1063,14 @@ fn instant(cols: &UsageColumns, i: usize) -> Result<i64, Failure> {
 
 /// Row `i`'s token and image counts, in `UsageType::METERS` order, and its image's
 /// quality and pixels when it has images.
-fn metered(cols: &UsageColumns, i: usize) -> Result<([u64; 5], Option<ImageSpec>), Failure> {
+fn metered(
+    cols: &UsageColumns,
+    meters: &SliceMeters,
+    i: usize,
+) -> Result<([u64; 5], Option<ImageSpec>), Failure> {
     let mut quantities = [0u64; 5];
     for (m, usage) in UsageType::METERS.iter().enumerate() {
-        quantities[m] = cols.meters[m].get(i).map_err(|v| {
+        quantities[m] = meters.get(cols, m, i).map_err(|v| {
             (
                 Reason::BadQuantity,
                 format!("{usage} \"{v}\" is not a non-negative integer"),

@@ -181,6 +181,38 @@ impl Counts<'_> {
     }
 }
 
+/// What `Counts::dense` holds for a count that `Counts::get` must read (an error:
+/// valid counts are at most `i64::MAX`).
+pub const UNREAD: u64 = u64::MAX;
+
+impl Counts<'_> {
+    /// Rows `range`'s counts read at once from an integer column: 0 for a null, the
+    /// count, or `UNREAD` for a negative value (whose error `get` gives). `None` for
+    /// other columns, read row by row.
+    pub fn dense(&self, range: std::ops::Range<usize>) -> Option<Vec<u64>> {
+        let Counts::Int(Ints::Array(a)) = self else {
+            return None;
+        };
+        let read = |v: i64| if v < 0 { UNREAD } else { v as u64 };
+        let values = &a.values()[range.clone()];
+        Some(match a.validity() {
+            None => values.iter().map(|&v| read(v)).collect(),
+            // 64 rows a validity word; a null's count is masked to 0.
+            Some(valid) => {
+                let valid = valid.clone().sliced(range.start, range.len());
+                let chunks = valid.chunks::<u64>();
+                let words = std::iter::once(chunks.remainder());
+                let mut counts = Vec::with_capacity(values.len());
+                for (values, word) in values.chunks(64).zip(chunks.chain(words)) {
+                    let bits = values.iter().enumerate();
+                    counts.extend(bits.map(|(j, &v)| read(v) & 0u64.wrapping_sub(word >> j & 1)));
+                }
+                counts
+            }
+        })
+    }
+}
+
 /// Digits only, at most `i64::MAX` (reports store counts as Int64); a trailing `.0`
 /// (how float exports write whole numbers) is accepted.
 fn parse_count(s: &str) -> Option<u64> {
@@ -316,6 +348,46 @@ fn instants(c: &Column) -> PolarsResult<Instants<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Read at once or row by row, a count is the same: nulls, negatives, slices
+        /// that start and end inside a validity word, arrays sliced themselves.
+        #[test]
+        fn dense_counts_read_as_get_does(
+            values in prop::collection::vec((-3i64..1_000, prop::bool::weighted(0.8)), 0..300),
+            offset in 0usize..70,
+            cut in (0usize..300, 0usize..300),
+        ) {
+            // Null slots keep a value of their own, as Arrow allows.
+            let (values, valid): (Vec<i64>, Vec<bool>) = values.into_iter().unzip();
+            let valid = polars_arrow::bitmap::Bitmap::from_iter(valid);
+            let array = IntArray::new(ArrowDataType::Int64, values.into(), Some(valid));
+            let ca = Int64Chunked::with_chunk("c".into(), array);
+            let ca = ca.slice(offset.min(ca.len()) as i64, ca.len());
+            let counts = Counts::Int(Ints::of(&ca));
+            let (a, b) = (cut.0.min(ca.len()), cut.1.min(ca.len()));
+            let rows = a.min(b)..a.max(b);
+            let dense = counts.dense(rows.clone()).expect("an integer column");
+            prop_assert_eq!(dense.len(), rows.len());
+            for (i, count) in rows.zip(dense) {
+                match counts.get(i) {
+                    Ok(n) => prop_assert_eq!(count, n),
+                    Err(_) => prop_assert_eq!(count, UNREAD),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn text_counts_are_not_read_at_once() {
+        let ca = StringChunked::from_slice("c".into(), &["1", "2"]);
+        let column = Column::from(ca.into_series());
+        let texts = Counts::Text(Texts::of(&column).unwrap());
+        assert!(texts.dense(0..2).is_none());
+        let owned = Counts::Int(Ints::Owned(vec![Some(1)]));
+        assert!(owned.dense(0..1).is_none());
+    }
 
     #[test]
     fn typed_instants_outside_years_1_to_9999_are_refused_not_wrapped() {
