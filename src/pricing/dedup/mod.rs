@@ -313,7 +313,20 @@ pub fn split_flags(order: &[Claim], flags: &[bool], rows: usize) -> (Vec<bool>, 
 }
 
 /// The value of a lowercase `8-4-4-4-12` hex UUID; `None` for anything else.
+/// Read with SSSE3 where the processor has it (x86-64 only promises SSE2), else
+/// eight digits at a time.
 pub(crate) fn canonical_uuid(id: &str) -> Option<u128> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("ssse3") {
+        let b: &[u8; 36] = id.as_bytes().try_into().ok()?;
+        // SAFETY: the processor has SSSE3.
+        return unsafe { ssse3::canonical_uuid(b) };
+    }
+    uuid_by_words(id)
+}
+
+/// `canonical_uuid` without SIMD: eight digits a u64.
+fn uuid_by_words(id: &str) -> Option<u128> {
     let b: &[u8; 36] = id.as_bytes().try_into().ok()?;
     if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
@@ -355,9 +368,88 @@ fn hex8(x: u64) -> Option<u32> {
     Some(n as u32)
 }
 
+#[cfg(target_arch = "x86_64")]
+mod ssse3 {
+    use std::arch::x86_64::*;
+
+    /// `canonical_uuid` of 36 bytes, sixteen digits a register: the 32 digits
+    /// gathered from around the dashes (pshufb), each checked to be 0-9 or a-f, made
+    /// a nibble, and paired into bytes, the first digit the high nibble.
+    #[target_feature(enable = "ssse3")]
+    pub(super) fn canonical_uuid(b: &[u8; 36]) -> Option<u128> {
+        if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+            return None;
+        }
+        let load = |at: usize| -> __m128i {
+            let bytes: &[u8; 16] = b[at..at + 16].try_into().expect("16 bytes");
+            // SAFETY: an unaligned load of 16 readable bytes.
+            unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) }
+        };
+        let (v0, v1, v2) = (load(0), load(16), load(20));
+        const Z: i8 = -128; // a pshufb index that yields 0
+        // Digits 0-15: bytes 0-7, 9-12, 14-17; digits 16-31: bytes 19-22, 24-35.
+        let first = _mm_or_si128(
+            _mm_shuffle_epi8(
+                v0,
+                _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, Z, Z),
+            ),
+            _mm_shuffle_epi8(
+                v1,
+                _mm_setr_epi8(Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, 0, 1),
+            ),
+        );
+        let second = _mm_or_si128(
+            _mm_shuffle_epi8(
+                v1,
+                _mm_setr_epi8(3, 4, 5, 6, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z),
+            ),
+            _mm_shuffle_epi8(
+                v2,
+                _mm_setr_epi8(Z, Z, Z, Z, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+            ),
+        );
+        let (first, second) = (nibbles(first)?, nibbles(second)?);
+        // Pairs of nibbles into bytes: high × 16 + low.
+        let weights = _mm_set1_epi16(0x0110);
+        let pairs = _mm_packus_epi16(
+            _mm_maddubs_epi16(first, weights),
+            _mm_maddubs_epi16(second, weights),
+        );
+        let mut bytes = [0u8; 16];
+        // SAFETY: an unaligned store of 16 bytes into a 16-byte array.
+        unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), pairs) };
+        Some(u128::from_be_bytes(bytes))
+    }
+
+    /// Sixteen lowercase hex digits as their values; `None` if any is not one.
+    /// (Signed compares: bytes of 0x80 and above are negative, below every range.)
+    #[target_feature(enable = "ssse3")]
+    fn nibbles(x: __m128i) -> Option<__m128i> {
+        let within = |low: u8, high: u8| {
+            let above = _mm_cmpgt_epi8(x, _mm_set1_epi8(low as i8 - 1));
+            let below = _mm_cmpgt_epi8(_mm_set1_epi8(high as i8 + 1), x);
+            _mm_and_si128(above, below)
+        };
+        let digit = within(b'0', b'9');
+        let letter = within(b'a', b'f');
+        if _mm_movemask_epi8(_mm_or_si128(digit, letter)) != 0xffff {
+            return None;
+        }
+        // '0'-'9' are their low nibble, 'a'-'f' their low nibble plus 9.
+        let low = _mm_and_si128(x, _mm_set1_epi8(0x0f));
+        Some(_mm_add_epi8(low, _mm_and_si128(letter, _mm_set1_epi8(9))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What each reading of a UUID makes of `id`: `canonical_uuid` (SSSE3 here) and
+    /// the word by word one.
+    fn readings(id: &str) -> [Option<u128>; 2] {
+        [canonical_uuid(id), uuid_by_words(id)]
+    }
 
     #[test]
     fn only_lowercase_canonical_uuids_are_packed() {
@@ -427,13 +519,13 @@ mod tests {
             "ffffffff-ffff-ffff-ffff-ffffffffffff",
             "00000000-0000-0000-0000-000000000000",
         ] {
-            assert_eq!(canonical_uuid(base), uuid_by_table(base));
+            assert_eq!(readings(base), [uuid_by_table(base); 2]);
             for at in 0..36 {
                 for byte in 0..=255u8 {
                     let mut bytes = base.as_bytes().to_vec();
                     bytes[at] = byte;
                     let text = String::from_utf8_lossy(&bytes);
-                    assert_eq!(canonical_uuid(&text), uuid_by_table(&text), "{text:?}");
+                    assert_eq!(readings(&text), [uuid_by_table(&text); 2], "{text:?}");
                 }
             }
         }
@@ -449,15 +541,16 @@ mod tests {
                 "{}-{}-{}-{}-{}",
                 &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]
             );
-            proptest::prop_assert_eq!(canonical_uuid(&text), Some(v));
+            proptest::prop_assert_eq!(readings(&text), [Some(v); 2]);
             let mut bytes = text.clone().into_bytes();
             if bytes[at].is_ascii_lowercase() {
                 bytes[at] = bytes[at].to_ascii_uppercase();
-                proptest::prop_assert_eq!(canonical_uuid(std::str::from_utf8(&bytes).unwrap()), None);
+                let upper = std::str::from_utf8(&bytes).unwrap();
+                proptest::prop_assert_eq!(readings(upper), [None; 2]);
             }
             let moved = format!("{}{}", &text[1..], &text[..1]);
             if moved != text {
-                proptest::prop_assert_eq!(canonical_uuid(&moved), None);
+                proptest::prop_assert_eq!(readings(&moved), [None; 2]);
             }
         }
 
@@ -467,7 +560,7 @@ mod tests {
         fn uuid_shaped_text_reads_as_byte_by_byte(
             text in "[0-9a-fA-F/:@`g]{8}-[0-9a-f/:`g]{4}-[0-9a-f]{4}-[0-9a-f:g]{4}-[0-9a-f/`]{12}",
         ) {
-            proptest::prop_assert_eq!(canonical_uuid(&text), uuid_by_table(&text));
+            proptest::prop_assert_eq!(readings(&text), [uuid_by_table(&text); 2]);
         }
 
         /// The fast path of `significant` = trimming, for any text.
