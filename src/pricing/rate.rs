@@ -162,13 +162,13 @@ enum Outcome {
 }
 
 /// A logged error with no usage at all (not a single non-zero meter) bills nothing.
-fn not_billable(cols: &UsageColumns, i: usize) -> bool {
-    !text(&cols.error_code, i).is_empty() && unmetered(cols, i)
+fn not_billable(cols: &UsageColumns, meters: &SliceMeters, i: usize) -> bool {
+    !text(&cols.error_code, i).is_empty() && unmetered(cols, meters, i)
 }
 
 /// Every meter of row `i` reads as 0 (a count that is not a number is not 0).
-fn unmetered(cols: &UsageColumns, i: usize) -> bool {
-    cols.meters.iter().all(|m| m.get(i) == Ok(0))
+fn unmetered(cols: &UsageColumns, meters: &SliceMeters, i: usize) -> bool {
+    (0..cols.meters.len()).all(|m| meters.get(cols, m, i) == Ok(0))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -504,7 +504,7 @@ impl<'c> SliceRater<'c> {
         if let Some(at) = views.as_ref().and_then(|v| self.known.find(v)) {
             return self.rate_known(cols, i, source, at);
         }
-        if not_billable(cols, i) {
+        if not_billable(cols, &self.meters, i) {
             return Ok(Outcome::NotBillable);
         }
         let tags = (self.need_tags, &mut self.cache.valid_tags);
@@ -560,7 +560,7 @@ impl<'c> SliceRater<'c> {
         known: usize,
     ) -> Result<Outcome, Failure> {
         let k = self.known.entries[known].1;
-        if k.error && unmetered(cols, i) {
+        if k.error && unmetered(cols, &self.meters, i) {
             return Ok(Outcome::NotBillable);
         }
         let at = instant(cols, i)?;

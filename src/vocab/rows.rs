@@ -158,6 +158,10 @@ pub fn trimmed(s: &str) -> &str {
     }
 }
 
+/// What `Counts::dense` holds for a count that `Counts::get` must read (an error:
+/// valid counts are at most `i64::MAX`).
+pub const UNREAD: u64 = u64::MAX;
+
 /// A count column as logged: native integers or text to be parsed.
 pub enum Counts<'a> {
     Int(Ints<'a>),
@@ -179,13 +183,7 @@ impl Counts<'_> {
             },
         }
     }
-}
 
-/// What `Counts::dense` holds for a count that `Counts::get` must read (an error:
-/// valid counts are at most `i64::MAX`).
-pub const UNREAD: u64 = u64::MAX;
-
-impl Counts<'_> {
     /// Rows `range`'s counts read at once from an integer column: 0 for a null, the
     /// count, or `UNREAD` for a negative value (whose error `get` gives). `None` for
     /// other columns, read row by row.
