@@ -136,7 +136,14 @@ pub(crate) enum Key<'a> {
 
 impl Key<'_> {
     pub(crate) fn of(id: &str) -> Key<'_> {
-        canonical_uuid(id).map_or(Key::Other(id), Key::Uuid)
+        Key::read(id, canonical_uuid)
+    }
+
+    /// `of`, with `uuid` reading UUIDs (inlined: a caller compiled for SSSE3 gets
+    /// the SSSE3 reading in its loop).
+    #[inline(always)]
+    pub(crate) fn read(id: &str, uuid: impl Fn(&str) -> Option<u128>) -> Key<'_> {
+        uuid(id).map_or(Key::Other(id), Key::Uuid)
     }
 
     /// A well-spread hash of the id: every copy of an id gets the same one.
@@ -369,12 +376,20 @@ fn hex8(x: u64) -> Option<u32> {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod ssse3 {
+pub(crate) mod ssse3 {
     use std::arch::x86_64::*;
+
+    /// `canonical_uuid` for callers compiled for SSSE3.
+    #[inline]
+    #[target_feature(enable = "ssse3")]
+    pub(crate) fn uuid(id: &str) -> Option<u128> {
+        canonical_uuid(id.as_bytes().try_into().ok()?)
+    }
 
     /// `canonical_uuid` of 36 bytes, sixteen digits a register: the 32 digits
     /// gathered from around the dashes (pshufb), each checked to be 0-9 or a-f, made
     /// a nibble, and paired into bytes, the first digit the high nibble.
+    #[inline]
     #[target_feature(enable = "ssse3")]
     pub(super) fn canonical_uuid(b: &[u8; 36]) -> Option<u128> {
         if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
@@ -423,6 +438,7 @@ mod ssse3 {
 
     /// Sixteen lowercase hex digits as their values; `None` if any is not one.
     /// (Signed compares: bytes of 0x80 and above are negative, below every range.)
+    #[inline]
     #[target_feature(enable = "ssse3")]
     fn nibbles(x: __m128i) -> Option<__m128i> {
         let within = |low: u8, high: u8| {
