@@ -221,7 +221,7 @@ fn encode(out: &mut [u8], key: &Key, ordinal: u64) {
 /// ordinal order); `None` if the records are cut short. UUIDs are first split by
 /// further bits of their hash into groups of about `GROUP` (each in ordinal order),
 /// so the map of one group stays in the core's cache: a part's whole map (~3 MB at
-/// 20M ids) missed it on most ids, and took a quarter of a run's CPU.
+/// 20M ids) missed it on most ids: a sixth of a run's perf samples.
 fn repeats(bytes: &[u8]) -> Option<Vec<(u64, u64)>> {
     repeats_by(bytes, GROUP)
 }
