@@ -12,7 +12,7 @@ use crate::resolve::{Scope, Unresolved, resolve_model_id};
 use crate::time::{MICROS_PER_DAY, format_instant};
 use crate::vocab::money::{Money, Quantity};
 use crate::vocab::reasons::Reason;
-use crate::vocab::rows::{BadInstant, Texts, UNREAD, UsageColumns, trimmed};
+use crate::vocab::rows::{BadInstant, SliceMeters, Texts, UsageColumns, trimmed};
 use capacity::{CapacityModels, Invocations};
 use polars::prelude::{PlHashMap, PlHashSet};
 use std::collections::{BTreeMap, HashMap};
@@ -428,32 +428,6 @@ struct SliceRater<'c> {
     center_key: String,
     meters: SliceMeters,
     out: Rated,
-}
-
-/// The slice's meter counts, each integer column read at once (`Counts::dense`)
-/// rather than row by row through its validity and sign; other columns, and counts
-/// that are errors, are read by `Counts::get`.
-struct SliceMeters {
-    start: usize,
-    dense: [Option<Vec<u64>>; 5],
-}
-
-impl SliceMeters {
-    fn of(cols: &UsageColumns, rows: Range<usize>) -> SliceMeters {
-        SliceMeters {
-            start: rows.start,
-            dense: std::array::from_fn(|m| cols.meters[m].dense(rows.clone())),
-        }
-    }
-
-    /// Meter `m` of row `i` (in the slice), as `cols.meters[m].get(i)` reads it.
-    #[inline]
-    fn get(&self, cols: &UsageColumns, m: usize, i: usize) -> Result<u64, String> {
-        match self.dense[m].as_ref().map(|d| d[i - self.start]) {
-            Some(count) if count != UNREAD => Ok(count),
-            _ => cols.meters[m].get(i),
-        }
-    }
 }
 
 impl<'c> SliceRater<'c> {

@@ -17,7 +17,7 @@ use crate::report::manifest::{InputInfo, RowCounts};
 use crate::report::output::PartitionedSink;
 use crate::report::sink::{self, Background, Format, TableSink};
 use crate::vocab::reasons::Reason;
-use crate::vocab::rows::{Ints, ROW_COLUMN, Texts, UsageColumns};
+use crate::vocab::rows::{Ints, ROW_COLUMN, SliceMeters, Texts, UsageColumns};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -304,7 +304,12 @@ impl<'c> RunState<'c> {
                 Claim::Unreadable(_) => None,
             },
         };
-        let print = |k: usize| row_at(k).map_or(0, |i| usage_print(cols, i));
+        // Every row is printed in memory: its meters are read at once for those.
+        let meters = match self.duplicates {
+            Duplicates::Memory(_) => SliceMeters::of(cols, 0..cols.len),
+            _ => SliceMeters::by_row(),
+        };
+        let print = |k: usize| row_at(k).map_or(0, |i| usage_print(cols, &meters, i));
         let ids = claims.as_ref().map_or(&cols.request_id, |(_, ids)| ids);
         let marks = match &mut self.duplicates {
             Duplicates::Memory(seen) => seen.mark_printed(ids, print),

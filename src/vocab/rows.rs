@@ -270,6 +270,41 @@ impl Instants<'_> {
     }
 }
 
+/// Rows' meter counts, each integer column read at once (`Counts::dense`) rather
+/// than row by row through its validity and sign; other columns, counts that are
+/// errors, and every count of `SliceMeters::by_row`, are read by `Counts::get`.
+pub struct SliceMeters {
+    start: usize,
+    dense: [Option<Vec<u64>>; 5],
+}
+
+impl SliceMeters {
+    /// The meters of `cols`' rows `rows`, read at once.
+    pub fn of(cols: &UsageColumns, rows: std::ops::Range<usize>) -> SliceMeters {
+        SliceMeters {
+            start: rows.start,
+            dense: std::array::from_fn(|m| cols.meters[m].dense(rows.clone())),
+        }
+    }
+
+    /// Meters read row by row (for callers that read only a few rows).
+    pub fn by_row() -> SliceMeters {
+        SliceMeters {
+            start: 0,
+            dense: Default::default(),
+        }
+    }
+
+    /// Meter `m` of row `i` (in the rows read), as `cols.meters[m].get(i)` reads it.
+    #[inline]
+    pub fn get(&self, cols: &UsageColumns, m: usize, i: usize) -> Result<u64, String> {
+        match self.dense[m].as_ref().map(|d| d[i - self.start]) {
+            Some(count) if count != UNREAD => Ok(count),
+            _ => cols.meters[m].get(i),
+        }
+    }
+}
+
 /// One batch of canonical usage rows.
 pub struct UsageColumns<'a> {
     pub len: usize,

@@ -10,7 +10,7 @@ pub mod spill;
 // foldhash (polars' hasher): several times faster than SipHash on 16-byte keys, and
 // the set is not exposed to untrusted key choice beyond what the input already is.
 use crate::vocab::Unreadable;
-use crate::vocab::rows::{Ints, Texts, UsageColumns, trimmed};
+use crate::vocab::rows::{Ints, SliceMeters, Texts, UsageColumns, trimmed};
 use polars::prelude::PlHashMap as HashMap;
 
 /// Shards of the set: ids are spread by hash, so a batch is marked by all threads at
@@ -90,7 +90,8 @@ fn compare(first: u32, this: u32) -> Seen {
 /// counts compare by value (`"4"` = 4), so a CSV export and a log of one request
 /// agree; the timestamp is left out (exports round it differently). The fields are
 /// packed into one buffer and hashed once (a hash per field cost a tenth of a run).
-pub fn usage_print(cols: &UsageColumns, i: usize) -> u32 {
+/// `meters` are the batch's meter counts (read at once when every row is printed).
+pub fn usage_print(cols: &UsageColumns, meters: &SliceMeters, i: usize) -> u32 {
     fn text<'a>(v: Option<&'a str>, default: &'a str) -> &'a str {
         v.map(trimmed).filter(|v| !v.is_empty()).unwrap_or(default)
     }
@@ -108,14 +109,19 @@ pub fn usage_print(cols: &UsageColumns, i: usize) -> u32 {
     put(text(cols.mode.get(i), "on_demand").as_bytes());
     let tier = text(cols.service_tier.get(i), "standard");
     put(if tier == "default" { "standard" } else { tier }.as_bytes());
-    for c in &cols.meters {
-        match c.get(i) {
+    let mut images = Ok(0);
+    for m in 0..cols.meters.len() {
+        let count = meters.get(cols, m, i);
+        match &count {
             Ok(count) => put(&count.to_le_bytes()),
             Err(raw) => put(raw.as_bytes()),
         }
+        if m == 4 {
+            images = count;
+        }
     }
     // Image size and quality matter only to rows with images (most rows have none).
-    if cols.meters[4].get(i) != Ok(0) {
+    if images != Ok(0) {
         for c in [&cols.image_width, &cols.image_height] {
             match c.get(i) {
                 Ok(count) => put(&count.to_le_bytes()),
@@ -460,6 +466,59 @@ pub(crate) mod ssse3 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Usage prints are the same whether a batch's meters are read at once or row
+    /// by row, from integer columns (with nulls and negative values) or from text;
+    /// and they tell rows apart by their meters.
+    #[test]
+    fn prints_read_meters_at_once_as_row_by_row() {
+        use crate::vocab::rows::{INT_COLUMNS, ROW_COLUMN, TEXT_COLUMNS};
+        use polars::prelude::{Column, DataFrame};
+        let counts: [Option<i64>; 6] = [Some(4), None, Some(-3), Some(0), Some(7), Some(4)];
+        let n = counts.len();
+        let frame = |as_text: bool| {
+            let mut columns = vec![Column::new(
+                ROW_COLUMN.into(),
+                (1..=n as i64).collect::<Vec<_>>(),
+            )];
+            for name in TEXT_COLUMNS {
+                let v = match name {
+                    "model_id" => Some("amazon.nova-micro-v1:0"),
+                    "timestamp" => Some("2025-11-01T00:00:00Z"),
+                    _ => None,
+                };
+                columns.push(Column::new(name.into(), vec![v; n]));
+            }
+            for (m, name) in INT_COLUMNS.iter().enumerate() {
+                // Each meter its own rotation of the counts; images on some rows.
+                let v: Vec<Option<i64>> = (0..n).map(|i| counts[(i + m) % n]).collect();
+                columns.push(match as_text {
+                    false => Column::new((*name).into(), v),
+                    true => {
+                        let t: Vec<Option<String>> =
+                            v.iter().map(|c| c.map(|c| c.to_string())).collect();
+                        Column::new((*name).into(), t)
+                    }
+                });
+            }
+            DataFrame::new(n, columns).unwrap()
+        };
+        let prints = |df: &DataFrame, at_once: bool| -> Vec<u32> {
+            let cols = UsageColumns::from_frame(df).unwrap();
+            let meters = match at_once {
+                true => SliceMeters::of(&cols, 0..n),
+                false => SliceMeters::by_row(),
+            };
+            (0..n).map(|i| usage_print(&cols, &meters, i)).collect()
+        };
+        let (ints, texts) = (frame(false), frame(true));
+        let at_once = prints(&ints, true);
+        assert_eq!(at_once, prints(&ints, false));
+        assert_eq!(at_once, prints(&texts, false));
+        assert_eq!(at_once, prints(&texts, true));
+        let distinct: std::collections::HashSet<u32> = at_once.iter().copied().collect();
+        assert_eq!(distinct.len(), n);
+    }
 
     /// What each reading of a UUID makes of `id`: `canonical_uuid` (SSSE3 here) and
     /// the word by word one.
