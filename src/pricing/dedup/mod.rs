@@ -109,19 +109,15 @@ pub fn usage_print(cols: &UsageColumns, meters: &SliceMeters, i: usize) -> u32 {
     put(text(cols.mode.get(i), "on_demand").as_bytes());
     let tier = text(cols.service_tier.get(i), "standard");
     put(if tier == "default" { "standard" } else { tier }.as_bytes());
-    let mut images = Ok(0);
-    for m in 0..cols.meters.len() {
-        let count = meters.get(cols, m, i);
-        match &count {
+    let counts: [_; 5] = std::array::from_fn(|m| meters.get(cols, m, i));
+    for count in &counts {
+        match count {
             Ok(count) => put(&count.to_le_bytes()),
             Err(raw) => put(raw.as_bytes()),
         }
-        if m == 4 {
-            images = count;
-        }
     }
     // Image size and quality matter only to rows with images (most rows have none).
-    if images != Ok(0) {
+    if counts[4] != Ok(0) {
         for c in [&cols.image_width, &cols.image_height] {
             match c.get(i) {
                 Ok(count) => put(&count.to_le_bytes()),
@@ -331,17 +327,22 @@ pub fn split_flags(order: &[Claim], flags: &[bool], rows: usize) -> (Vec<bool>, 
 pub(crate) fn canonical_uuid(id: &str) -> Option<u128> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("ssse3") {
-        let b: &[u8; 36] = id.as_bytes().try_into().ok()?;
         // SAFETY: the processor has SSSE3.
-        return unsafe { ssse3::canonical_uuid(b) };
+        return unsafe { ssse3::uuid(id) };
     }
     uuid_by_words(id)
+}
+
+/// Whether 36 bytes have a UUID's dashes, after digits 8, 12, 16 and 20.
+#[inline]
+fn dashed(b: &[u8; 36]) -> bool {
+    b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-'
 }
 
 /// `canonical_uuid` without SIMD: eight digits a u64.
 fn uuid_by_words(id: &str) -> Option<u128> {
     let b: &[u8; 36] = id.as_bytes().try_into().ok()?;
-    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+    if !dashed(b) {
         return None;
     }
     let mut digits = [0u8; 32];
@@ -385,7 +386,7 @@ fn hex8(x: u64) -> Option<u32> {
 pub(crate) mod ssse3 {
     use std::arch::x86_64::*;
 
-    /// `canonical_uuid` for callers compiled for SSSE3.
+    /// `canonical_uuid` with SSSE3 (inlined where the caller is compiled for it).
     #[inline]
     #[target_feature(enable = "ssse3")]
     pub(crate) fn uuid(id: &str) -> Option<u128> {
@@ -397,8 +398,8 @@ pub(crate) mod ssse3 {
     /// a nibble, and paired into bytes, the first digit the high nibble.
     #[inline]
     #[target_feature(enable = "ssse3")]
-    pub(super) fn canonical_uuid(b: &[u8; 36]) -> Option<u128> {
-        if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+    fn canonical_uuid(b: &[u8; 36]) -> Option<u128> {
+        if !super::dashed(b) {
             return None;
         }
         let load = |at: usize| -> __m128i {

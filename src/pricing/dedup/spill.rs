@@ -5,7 +5,7 @@
 //! part at a time; the run then skips the listed ordinals, exactly as the in-memory
 //! set would.
 
-use super::{Key, Marks, Seen, compare, significant};
+use super::{Key, Marks, PackedUuid, Seen, compare, significant};
 use crate::error::{Error, Result};
 use crate::vocab::rows::Texts;
 use std::fs::File;
@@ -19,6 +19,8 @@ const PARTS: usize = 256;
 /// bits under a part's eight (`part_of`).
 const GROUP: usize = 4096;
 const MAX_GROUPS: usize = 256;
+/// The length of a UUID's record: its ordinal and its value.
+const UUID_RECORD: usize = 8 + 16;
 /// The ordinal's top bit marks a record of an id that is not a canonical UUID
 /// (ordinals count rows: they never reach it).
 const OTHER: u64 = 1 << 63;
@@ -129,7 +131,7 @@ impl ByPart {
             // SAFETY: the processor has SSSE3.
             return unsafe { ByPart::encode_ssse3(ids, rows, first) };
         }
-        ByPart::encode_in(ids, rows, first, super::canonical_uuid)
+        ByPart::encode_in(ids, rows, first, super::uuid_by_words)
     }
 
     /// `encode` compiled for SSSE3, so that the UUID reading is inlined in its loop
@@ -196,7 +198,7 @@ impl ByPart {
 /// other ids are marked in the ordinal's top bit and carry a length and their text.
 fn record_len(key: &Key) -> usize {
     match key {
-        Key::Uuid(_) => 8 + 16,
+        Key::Uuid(_) => UUID_RECORD,
         Key::Other(id) => 8 + 4 + id.len().min(MAX_LEN),
     }
 }
@@ -229,12 +231,13 @@ fn repeats(bytes: &[u8]) -> Option<Vec<(u64, u64)>> {
 /// `repeats`, with UUIDs looked up in groups of about `group`.
 fn repeats_by(mut bytes: &[u8], group: usize) -> Option<Vec<(u64, u64)>> {
     use polars::prelude::PlHashMap;
-    let groups = (bytes.len() / 24 / group)
+    let groups = (bytes.len() / UUID_RECORD / group)
         .next_power_of_two()
         .min(MAX_GROUPS);
     // Room for the expected share and far more than its spread: no group grows.
-    let room = bytes.len() / 24 / groups;
-    let mut split: Vec<Vec<Uuid>> = vec![Vec::with_capacity(room + room / 8 + 64); groups];
+    let room = bytes.len() / UUID_RECORD / groups;
+    let mut split: Vec<Vec<(PackedUuid, u64)>> =
+        vec![Vec::with_capacity(room + room / 8 + 64); groups];
     let mut others: PlHashMap<&[u8], u64> = PlHashMap::default();
     let mut repeats = Vec::new();
     while !bytes.is_empty() {
@@ -245,7 +248,7 @@ fn repeats_by(mut bytes: &[u8], group: usize) -> Option<Vec<(u64, u64)>> {
             bytes = rest;
             let value = u128::from_le_bytes(*v);
             let group = (Key::Uuid(value).spread() >> 48) as usize % groups;
-            split[group].push(Uuid::new(value, ordinal));
+            split[group].push((PackedUuid::new(value), ordinal));
             continue;
         }
         let (len, rest) = rest.split_first_chunk::<4>()?;
@@ -258,37 +261,18 @@ fn repeats_by(mut bytes: &[u8], group: usize) -> Option<Vec<(u64, u64)>> {
         }
     }
     let most = split.iter().map(Vec::len).max().unwrap_or(0);
-    let mut uuids: PlHashMap<u128, u64> =
+    let mut uuids: PlHashMap<PackedUuid, u64> =
         PlHashMap::with_capacity_and_hasher(most, Default::default());
     for group in split {
         uuids.clear();
-        for id in group {
-            let first = *uuids.entry(id.value()).or_insert(id.ordinal);
-            if first != id.ordinal {
-                repeats.push((id.ordinal, first));
+        for (uuid, ordinal) in group {
+            let first = *uuids.entry(uuid).or_insert(ordinal);
+            if first != ordinal {
+                repeats.push((ordinal, first));
             }
         }
     }
     Some(repeats)
-}
-
-/// A spilled UUID as a part's groups hold it: 24 bytes (a `(u128, u64)` takes 32).
-#[derive(Clone, Copy)]
-struct Uuid {
-    low: u64,
-    high: u64,
-    ordinal: u64,
-}
-
-impl Uuid {
-    fn new(value: u128, ordinal: u64) -> Uuid {
-        let (low, high) = (value as u64, (value >> 64) as u64);
-        Uuid { low, high, ordinal }
-    }
-
-    fn value(&self) -> u128 {
-        u128::from(self.high) << 64 | u128::from(self.low)
-    }
 }
 
 /// The part of an id: every copy of an id goes to the same part.
